@@ -41,7 +41,7 @@ verifies and restores them, and runs as a Kubernetes controller.
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(newVersionCommand(stdout))
+	root.AddCommand(newVersionCommand(stdout), newBackupCommand(stderr))
 	return root
 }
 

@@ -1,0 +1,320 @@
+package backup
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-logr/logr"
+	"github.com/go-logr/logr/testr"
+
+	"github.com/pgbackup/pgbackup/backup-agent/compress"
+	"github.com/pgbackup/pgbackup/backup-agent/manifest"
+	"github.com/pgbackup/pgbackup/backup-agent/pgclient"
+	"github.com/pgbackup/pgbackup/backup-agent/pgdump"
+	"github.com/pgbackup/pgbackup/backup-agent/result"
+	"github.com/pgbackup/pgbackup/backup-agent/storage"
+)
+
+// fakePgDump installs a pg_dump that reports version 17.2 and prints a
+// dump of $PGDATABASE. FAKE_FAIL_DB makes it fail half-way through that
+// database; FAKE_SLEEP makes it stall after its first output.
+func fakePgDump(t *testing.T, version string) {
+	t.Helper()
+	dir := t.TempDir()
+	script := `#!/bin/sh
+if [ "$1" = "--version" ]; then echo "pg_dump (PostgreSQL) ` + version + `"; exit 0; fi
+echo "-- dump of $PGDATABASE with $*"
+i=0
+while [ $i -lt 2000 ]; do echo "INSERT INTO t VALUES ($i, '$PGDATABASE');"; i=$((i+1)); done
+if [ "$PGDATABASE" = "$FAKE_FAIL_DB" ]; then echo "pg_dump: error: Dumping the contents of table t failed: server closed the connection" >&2; exit 1; fi
+if [ -n "$FAKE_SLEEP" ]; then exec sleep "$FAKE_SLEEP"; fi
+echo "-- end of $PGDATABASE"
+`
+	if err := os.WriteFile(filepath.Join(dir, "pg_dump"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv(pgdump.BinDirEnv, dir)
+}
+
+type fakeCatalog struct {
+	server pgclient.ServerVersion
+	dbs    []pgclient.Database
+	err    error
+}
+
+func (f fakeCatalog) Server(context.Context) (pgclient.ServerVersion, error) { return f.server, nil }
+func (f fakeCatalog) Databases(context.Context) ([]pgclient.Database, error) {
+	return f.dbs, nil
+}
+func (f fakeCatalog) Close(context.Context) error { return nil }
+
+func deps(store storage.Store, cat fakeCatalog) Deps {
+	return Deps{
+		Store: store,
+		OpenCatalog: func(context.Context, logr.Logger, int) (Catalog, error) {
+			if cat.err != nil {
+				return nil, cat.err
+			}
+			return cat, nil
+		},
+		Now: func() time.Time { return time.Date(2026, 11, 29, 3, 0, 0, 0, time.UTC) },
+	}
+}
+
+var pg17 = fakeCatalog{
+	server: pgclient.ServerVersion{Version: "17.2", Num: 170002},
+	dbs:    []pgclient.Database{{Name: "app", Size: 1 << 20}, {Name: "orders", Size: 1 << 20}, {Name: "postgres", Size: 1 << 10}},
+}
+
+func options(dbs ...string) Options {
+	o := DefaultOptions()
+	o.Destination = "s3://bucket/team/pg"
+	o.Databases = dbs
+	return o
+}
+
+func newStore() *storage.MemStore { return &storage.MemStore{PartSize: 64 << 10, Concurrency: 2} }
+
+func keys(t *testing.T, s storage.Store) []string {
+	t.Helper()
+	var out []string
+	if err := s.List(context.Background(), "", func(o storage.Object) error {
+		out = append(out, o.Key)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func noOpenUploads(t *testing.T, s storage.Store) {
+	t.Helper()
+	ups, err := s.Uploads(context.Background(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ups) != 0 {
+		t.Fatalf("open multipart uploads left: %+v", ups)
+	}
+}
+
+func readAll(t *testing.T, s storage.Store, key string) []byte {
+	t.Helper()
+	rc, err := s.Get(context.Background(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = rc.Close() }()
+	b, err := io.ReadAll(rc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestRunSuccess(t *testing.T) {
+	for _, tt := range []struct {
+		format, compression, ext string
+	}{
+		{"custom", "zstd:3", ".dump.zst"},
+		{"plain", "gzip:1", ".sql.gz"},
+		{"custom", "none", ".dump"},
+	} {
+		t.Run(tt.format+"-"+tt.compression, func(t *testing.T) {
+			fakePgDump(t, "17.2")
+			store := newStore()
+			opts := options("orders", "app")
+			opts.Format, opts.Compression = tt.format, tt.compression
+			res, err := Run(context.Background(), testr.New(t), opts, deps(store, pg17))
+			if err != nil {
+				t.Fatalf("Run: %v", err)
+			}
+			id := "20261129T030000Z"
+			if res.Result != result.Succeeded || res.BackupID != id || strings.Join(res.Databases, ",") != "orders,app" {
+				t.Fatalf("result %+v", res)
+			}
+			m, err := manifest.Unmarshal(readAll(t, store, "team/pg/"+id+"/manifest.json"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m.Format != manifest.Format(tt.format) || m.Compression != tt.compression || m.PgDumpVersion != "17.2" || m.Server.VersionNum != 170002 {
+				t.Errorf("manifest %+v", m)
+			}
+			spec, _ := compress.Parse(tt.compression)
+			var total int64
+			for _, db := range []string{"orders", "app"} {
+				obj, ok := m.Database(db)
+				if !ok || obj.Key != "team/pg/"+id+"/"+db+tt.ext {
+					t.Fatalf("manifest entry for %s: %+v", db, obj)
+				}
+				stored := readAll(t, store, obj.Key)
+				sum := sha256.Sum256(stored)
+				if obj.SHA256 != hex.EncodeToString(sum[:]) || obj.Size != int64(len(stored)) {
+					t.Errorf("%s: manifest sha256/size do not match the stored bytes", db)
+				}
+				total += obj.Size
+				zr, err := spec.NewReader(bytes.NewReader(stored))
+				if err != nil {
+					t.Fatal(err)
+				}
+				plain, err := io.ReadAll(zr)
+				if err != nil {
+					t.Fatal(err)
+				}
+				text := string(plain)
+				if !strings.HasPrefix(text, "-- dump of "+db+" with --no-password --format="+tt.format) || !strings.HasSuffix(text, "-- end of "+db+"\n") {
+					t.Errorf("%s: stored dump is not pg_dump's whole output: %.80q ... %q", db, text, text[len(text)-20:])
+				}
+				if tt.format == "custom" && !strings.Contains(text, "--compress=0") {
+					t.Errorf("custom format must run pg_dump with --compress=0: %.80q", text)
+				}
+			}
+			if res.Bytes != total {
+				t.Errorf("result bytes %d, want %d", res.Bytes, total)
+			}
+			noOpenUploads(t, store)
+		})
+	}
+}
+
+func TestRunDumpFailsMidStream(t *testing.T) {
+	fakePgDump(t, "17.2")
+	t.Setenv("FAKE_FAIL_DB", "orders")
+	store := newStore()
+	res, err := Run(context.Background(), testr.New(t), options("app", "orders"), deps(store, pg17))
+	if result.ExitCode(err) != result.ExitDumpRestore || res.Reason != result.ReasonDumpFailed {
+		t.Fatalf("err %v, result %+v: want DumpFailed", err, res)
+	}
+	if !strings.Contains(res.Message, "server closed the connection") || !strings.Contains(res.Message, "database orders") {
+		t.Errorf("message %q should carry pg_dump's error and the database", res.Message)
+	}
+	if k := keys(t, store); len(k) != 0 {
+		t.Fatalf("a failed run left objects: %v", k)
+	}
+	noOpenUploads(t, store)
+}
+
+func TestRunRefusals(t *testing.T) {
+	tests := []struct {
+		name    string
+		version string
+		cat     fakeCatalog
+		opts    Options
+		code    int
+		message string
+	}{
+		{"old pg_dump", "15.18", pg17, options(), 4, "pg_dump 15.18 is older than the server (PostgreSQL 17.2)"},
+		{"missing databases", "17.2", pg17, options("app", "nope", "gone"), 2, `["nope" "gone"]`},
+		{"auth", "17.2", fakeCatalog{err: result.Errorf(result.ReasonAuthFailed, "authentication refused")}, options(), 3, "authentication refused"},
+		{"bad options", "17.2", pg17, Options{Destination: "s3://b", Format: "tar", Compression: "zstd:99"}, 2, `--format "tar"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fakePgDump(t, tt.version)
+			store := newStore()
+			res, err := Run(context.Background(), testr.New(t), tt.opts, deps(store, tt.cat))
+			if got := result.ExitCode(err); got != tt.code {
+				t.Fatalf("exit %d (%v), want %d", got, err, tt.code)
+			}
+			if !strings.Contains(res.Message, tt.message) || res.Result != result.Failed {
+				t.Errorf("result %+v, want message containing %q", res, tt.message)
+			}
+			if k := keys(t, store); len(k) != 0 {
+				t.Fatalf("a refused run stored objects: %v", k)
+			}
+		})
+	}
+}
+
+func TestRunIDTaken(t *testing.T) {
+	fakePgDump(t, "17.2")
+	store := newStore()
+	// A leftover of a failed run under the same second takes the id.
+	if _, err := store.Upload(context.Background(), "team/pg/20261129T030000Z/app.dump.zst", strings.NewReader("junk")); err != nil {
+		t.Fatal(err)
+	}
+	res, err := Run(context.Background(), testr.New(t), options("app"), deps(store, pg17))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.BackupID != "20261129T030000Z-1" {
+		t.Fatalf("backup id %q, want the -1 suffix", res.BackupID)
+	}
+	if _, err := store.Stat(context.Background(), "team/pg/20261129T030000Z-1/manifest.json"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestRunInterrupted(t *testing.T) {
+	fakePgDump(t, "17.2")
+	t.Setenv("FAKE_SLEEP", "30")
+	store := newStore()
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		time.Sleep(500 * time.Millisecond)
+		cancel()
+	}()
+	began := time.Now()
+	res, err := Run(ctx, testr.New(t), options("app"), deps(store, pg17))
+	if result.ExitCode(err) != result.ExitInterrupted || res.Reason != result.ReasonInterrupted {
+		t.Fatalf("err %v, result %+v: want Interrupted", err, res)
+	}
+	if d := time.Since(began); d > 10*time.Second {
+		t.Errorf("interrupt took %v", d)
+	}
+	if k := keys(t, store); len(k) != 0 {
+		t.Fatalf("an interrupted run left objects: %v", k)
+	}
+	noOpenUploads(t, store)
+}
+
+func TestRunStorageCheckFirst(t *testing.T) {
+	fakePgDump(t, "17.2")
+	store := &failingStore{MemStore: newStore(), checkErr: result.Errorf(result.ReasonStorageFailed, "bucket \"bucket\" does not exist")}
+	_, err := Run(context.Background(), testr.New(t), options("app"), deps(store, pg17))
+	if result.ExitCode(err) != result.ExitStorage {
+		t.Fatalf("err %v, want StorageFailed", err)
+	}
+}
+
+func TestRunManifestFailureDiscardsObjects(t *testing.T) {
+	fakePgDump(t, "17.2")
+	store := &failingStore{MemStore: newStore(), putErr: result.Errorf(result.ReasonStorageFailed, "access denied")}
+	_, err := Run(context.Background(), testr.New(t), options("app", "orders"), deps(store, pg17))
+	if result.ExitCode(err) != result.ExitStorage {
+		t.Fatalf("err %v, want StorageFailed", err)
+	}
+	if k := keys(t, store); len(k) != 0 {
+		t.Fatalf("objects of a backup whose manifest failed remain: %v", k)
+	}
+}
+
+type failingStore struct {
+	*storage.MemStore
+	checkErr, putErr error
+}
+
+func (f *failingStore) Check(ctx context.Context) error {
+	if f.checkErr != nil {
+		return f.checkErr
+	}
+	return f.MemStore.Check(ctx)
+}
+
+func (f *failingStore) PutIfAbsent(ctx context.Context, key string, body []byte, ct string) error {
+	if f.putErr != nil {
+		return f.putErr
+	}
+	return f.MemStore.PutIfAbsent(ctx, key, body, ct)
+}
+
+var _ = errors.New

@@ -1,0 +1,212 @@
+package manifest
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// SchemaVersion is the manifest schema this build writes and reads.
+const SchemaVersion = 1
+
+// FileName is the manifest's object name inside a backup.
+const FileName = "manifest.json"
+
+// StatusComplete is the only status a stored manifest has: a manifest is
+// written after every object of the backup is stored, never before.
+const StatusComplete = "complete"
+
+// idLayout is the time layout of a backup id.
+const idLayout = "20060102T150405Z"
+
+// Format is a pg_dump output format.
+type Format string
+
+// The pg_dump formats.
+const (
+	FormatCustom    Format = "custom"
+	FormatDirectory Format = "directory"
+	FormatPlain     Format = "plain"
+)
+
+// Ext is the object extension before compression: dump, tar or sql.
+func (f Format) Ext() string {
+	switch f {
+	case FormatCustom:
+		return "dump"
+	case FormatDirectory:
+		return "tar"
+	default:
+		return "sql"
+	}
+}
+
+// Manifest describes one complete backup (contract).
+type Manifest struct {
+	SchemaVersion int         `json:"schemaVersion"`
+	ID            string      `json:"id"`
+	Status        string      `json:"status"`
+	StartedAt     time.Time   `json:"startedAt"`
+	FinishedAt    time.Time   `json:"finishedAt"`
+	AgentVersion  string      `json:"agentVersion"`
+	Server        Server      `json:"server"`
+	PgDumpVersion string      `json:"pgDumpVersion"`
+	Format        Format      `json:"format"`
+	Compression   string      `json:"compression"`
+	Encryption    *Encryption `json:"encryption"`
+	Globals       *Object     `json:"globals"`
+	Databases     []Object    `json:"databases"`
+}
+
+// Server is the PostgreSQL server that was dumped.
+type Server struct {
+	Version    string `json:"version"`
+	VersionNum int    `json:"versionNum"`
+}
+
+// Encryption says how the objects are encrypted.
+type Encryption struct {
+	Type       string   `json:"type"`
+	Recipients []string `json:"recipients"`
+}
+
+// Object is one stored object of a backup. Name is the database name
+// (empty for globals); SHA256 is the hex digest of the bytes as stored.
+type Object struct {
+	Name   string `json:"name,omitempty"`
+	Key    string `json:"key"`
+	Size   int64  `json:"size"`
+	SHA256 string `json:"sha256"`
+}
+
+// TotalSize is the sum of the stored sizes of every object.
+func (m *Manifest) TotalSize() int64 {
+	var n int64
+	if m.Globals != nil {
+		n += m.Globals.Size
+	}
+	for _, d := range m.Databases {
+		n += d.Size
+	}
+	return n
+}
+
+// Database returns the object of database name.
+func (m *Manifest) Database(name string) (Object, bool) {
+	for _, d := range m.Databases {
+		if d.Name == name {
+			return d, true
+		}
+	}
+	return Object{}, false
+}
+
+var sha256Hex = regexp.MustCompile(`^[0-9a-f]{64}$`)
+
+// Validate checks that a manifest read from storage is one this build
+// understands and that it describes a complete backup.
+func (m *Manifest) Validate() error {
+	var errs []error
+	if m.SchemaVersion != SchemaVersion {
+		errs = append(errs, fmt.Errorf("schemaVersion %d is not supported (this build reads %d)", m.SchemaVersion, SchemaVersion))
+	}
+	if _, _, err := ParseID(m.ID); err != nil {
+		errs = append(errs, err)
+	}
+	if m.Status != StatusComplete {
+		errs = append(errs, fmt.Errorf("status %q is not %q", m.Status, StatusComplete))
+	}
+	if len(m.Databases) == 0 && m.Globals == nil {
+		errs = append(errs, errors.New("lists no objects"))
+	}
+	check := func(o Object, what string) {
+		if o.Key == "" || o.Size < 0 || !sha256Hex.MatchString(o.SHA256) {
+			errs = append(errs, fmt.Errorf("%s: key, size or sha256 missing or malformed", what))
+		}
+	}
+	for _, d := range m.Databases {
+		if d.Name == "" {
+			errs = append(errs, errors.New("a database object has no name"))
+		}
+		check(d, "database "+d.Name)
+	}
+	if m.Globals != nil {
+		check(*m.Globals, "globals")
+	}
+	return errors.Join(errs...)
+}
+
+// Marshal encodes the manifest as indented JSON.
+func (m *Manifest) Marshal() ([]byte, error) {
+	b, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("encode manifest: %w", err)
+	}
+	return append(b, '\n'), nil
+}
+
+// Unmarshal decodes and validates a stored manifest.
+func Unmarshal(data []byte) (*Manifest, error) {
+	var m Manifest
+	if err := json.Unmarshal(data, &m); err != nil {
+		return nil, fmt.Errorf("decode manifest: %w", err)
+	}
+	if err := m.Validate(); err != nil {
+		return nil, fmt.Errorf("invalid manifest %s: %w", m.ID, err)
+	}
+	return &m, nil
+}
+
+// NewID returns the backup id for a start time; n > 0 adds the suffix -n
+// used when the plain id is taken.
+func NewID(start time.Time, n int) string {
+	id := start.UTC().Format(idLayout)
+	if n > 0 {
+		id += "-" + strconv.Itoa(n)
+	}
+	return id
+}
+
+// ParseID returns the start time and suffix of a backup id.
+func ParseID(id string) (time.Time, int, error) {
+	base, suffix, hasSuffix := strings.Cut(id, "-")
+	t, err := time.Parse(idLayout, base)
+	if err != nil {
+		return time.Time{}, 0, fmt.Errorf("backup id %q is not YYYYMMDDTHHMMSSZ[-N]", id)
+	}
+	n := 0
+	if hasSuffix {
+		n, err = strconv.Atoi(suffix)
+		if err != nil || n < 1 {
+			return time.Time{}, 0, fmt.Errorf("backup id %q has a bad suffix", id)
+		}
+	}
+	return t, n, nil
+}
+
+// Dir is the key prefix of a backup, ending in "/".
+func Dir(prefix, id string) string {
+	if prefix == "" {
+		return id + "/"
+	}
+	return prefix + "/" + id + "/"
+}
+
+// Key is the manifest's key.
+func Key(prefix, id string) string { return Dir(prefix, id) + FileName }
+
+// DatabaseKey is the key of database db's object. The name is escaped so
+// that any database name (slashes included) makes one object key.
+func DatabaseKey(prefix, id, db string, format Format, suffix string) string {
+	return Dir(prefix, id) + url.PathEscape(db) + "." + format.Ext() + suffix
+}
+
+// GlobalsKey is the key of the roles and tablespaces dump.
+func GlobalsKey(prefix, id, suffix string) string {
+	return Dir(prefix, id) + "globals.sql" + suffix
+}

@@ -1,0 +1,159 @@
+package pgdump
+
+import (
+	"context"
+	"io"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pgbackup/pgbackup/backup-agent/result"
+)
+
+func TestParseVersion(t *testing.T) {
+	tests := []struct {
+		out     string
+		want    Version
+		wantErr bool
+	}{
+		{out: "pg_dump (PostgreSQL) 17.2\n", want: Version{"17.2", 17, 2}},
+		{out: "pg_dump (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)\n", want: Version{"15.18", 15, 18}},
+		{out: "pg_dump (PostgreSQL) 18beta1\n", want: Version{"18", 18, 0}},
+		{out: "pg_dump (PostgreSQL) 9.6.24\n", want: Version{"9.6", 9, 6}},
+		{out: "something else", wantErr: true},
+	}
+	for _, tt := range tests {
+		got, err := ParseVersion(tt.out)
+		if (err != nil) != tt.wantErr || got != tt.want {
+			t.Errorf("ParseVersion(%q) = %+v, %v; want %+v, error %v", tt.out, got, err, tt.want, tt.wantErr)
+		}
+	}
+}
+
+func TestCheckCompatible(t *testing.T) {
+	if err := CheckCompatible(Version{"17.2", 17, 2}, 15, "15.18"); err != nil {
+		t.Errorf("pg_dump 17 refused a 15 server: %v", err)
+	}
+	if err := CheckCompatible(Version{"17.2", 17, 2}, 17, "17.6"); err != nil {
+		t.Errorf("pg_dump 17 refused a 17 server: %v", err)
+	}
+	err := CheckCompatible(Version{"15.18", 15, 18}, 17, "17.2")
+	if result.ReasonOf(err) != result.ReasonDumpFailed || !strings.Contains(err.Error(), "pg_dump 15.18") || !strings.Contains(err.Error(), "PostgreSQL 17.2") {
+		t.Errorf("pg_dump 15 against 17: %v, want DumpFailed naming both versions", err)
+	}
+}
+
+func TestFind(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(dir+"/pg_dump", []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv(BinDirEnv, dir)
+	if p, err := Find("pg_dump"); err != nil || p != dir+"/pg_dump" {
+		t.Errorf("Find(pg_dump) = %q, %v", p, err)
+	}
+	if _, err := Find("pg_restore"); result.ExitCode(err) != result.ExitConfig || !strings.Contains(err.Error(), BinDirEnv) {
+		t.Errorf("Find(pg_restore) = %v, want ConfigInvalid naming %s", err, BinDirEnv)
+	}
+}
+
+func sh(script string) Command {
+	return Command{Path: "/bin/sh", Args: []string{"-c", script}, Reason: result.ReasonDumpFailed}
+}
+
+func TestStream(t *testing.T) {
+	tests := []struct {
+		name     string
+		script   string
+		wantOut  string
+		wantErr  []string // substrings; nil means success
+		wantCode int
+	}{
+		{"success", "printf 'hello world'", "hello world", nil, 0},
+		{"large output", "head -c 3000000 /dev/zero", strings.Repeat("\x00", 3000000), nil, 0},
+		{"fails after output", "printf 'half'; echo 'pg_dump: error: connection lost' >&2; exit 1", "half", []string{"sh failed (exit status 1)", "connection lost"}, 4},
+		{"killed", "printf 'half'; kill -9 $$", "half", []string{"killed by signal killed"}, 4},
+		{"standby hint", "echo 'ERROR: canceling statement due to conflict with recovery' >&2; exit 1", "", []string{"hot_standby_feedback"}, 4},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := Start(context.Background(), sh(tt.script))
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, err := io.ReadAll(s)
+			if string(out) != tt.wantOut {
+				t.Errorf("read %d bytes, want %d", len(out), len(tt.wantOut))
+			}
+			if tt.wantErr == nil {
+				if err != nil {
+					t.Fatalf("ReadAll: %v", err)
+				}
+				if cerr := s.Close(); cerr != nil {
+					t.Fatalf("Close after success: %v", cerr)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatal("a failed program's output read as complete (io.EOF)")
+			}
+			for _, want := range tt.wantErr {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("error %q lacks %q", err, want)
+				}
+			}
+			if got := result.ExitCode(err); got != tt.wantCode {
+				t.Errorf("exit code %d, want %d", got, tt.wantCode)
+			}
+			if s.Close() == nil {
+				t.Error("Close after failure returned nil")
+			}
+		})
+	}
+}
+
+func TestStreamCancel(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	s, err := Start(ctx, sh("printf start; exec sleep 60"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 5)
+	if _, err := io.ReadFull(s, buf); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	began := time.Now()
+	_, err = io.ReadAll(s)
+	if err == nil {
+		t.Fatal("cancelled program's output read as complete")
+	}
+	if d := time.Since(began); d > 5*time.Second {
+		t.Errorf("cancel took %v: SIGTERM should stop the program at once", d)
+	}
+	if !strings.Contains(err.Error(), "terminated") {
+		t.Errorf("error %q does not say the program was terminated", err)
+	}
+}
+
+func TestStreamCloseStopsProgram(t *testing.T) {
+	s, err := Start(context.Background(), sh("exec yes"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 1024)
+	if _, err := io.ReadFull(s, buf); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.Close() }()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Error("Close of a running program reported success")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close did not stop the program")
+	}
+}

@@ -1,0 +1,45 @@
+package storage
+
+const (
+	// growAfter is the number of parts uploaded at the initial part size.
+	growAfter = 5000
+	// growEvery is how many parts pass between two doublings after that.
+	growEvery = 500
+	// expectedParts is the part count an expected size is spread over: well
+	// under growAfter, so a fair estimate never makes the part size grow and
+	// an estimate 25% short still fits before it does.
+	expectedParts = 4000
+	mib           = 1 << 20
+)
+
+// initialPartSize is the size of the first part: the configured size (or
+// DefaultPartSize), raised to expected/4000 rounded up to a whole MiB when
+// the caller expects a large object, and at most MaxPartSize.
+func initialPartSize(configured, expected int64) int64 {
+	size := configured
+	if size <= 0 {
+		size = DefaultPartSize
+	}
+	if expected > 0 {
+		per := (expected + expectedParts - 1) / expectedParts
+		per = (per + mib - 1) / mib * mib
+		size = max(size, per)
+	}
+	return min(size, MaxPartSize)
+}
+
+// partSize is the size of part n (1-based) of an upload whose first part is
+// initial bytes: constant for the first 5000 parts, then doubling every 500
+// parts, capped at MaxPartSize. From the default 8 MiB the 10,000 parts add
+// up to over 6 TiB, so any object S3 accepts (5 TiB) fits, while the memory
+// an upload holds stays small for the objects most backups are.
+func partSize(initial int64, n int) int64 {
+	if n <= growAfter {
+		return min(initial, MaxPartSize)
+	}
+	size := initial
+	for doublings := (n-growAfter-1)/growEvery + 1; doublings > 0 && size < MaxPartSize; doublings-- {
+		size *= 2
+	}
+	return min(size, MaxPartSize)
+}

@@ -1,0 +1,528 @@
+package storage
+
+import (
+	"bytes"
+	"context"
+	"crypto/md5"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/smithy-go"
+	"github.com/aws/smithy-go/middleware"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
+
+	"github.com/pgbackup/pgbackup/backup-agent/result"
+)
+
+// Client-side limits that make an unreachable endpoint fail in well under
+// half a minute rather than minutes: a connection attempt gives up after
+// dialTimeout (the SDK's "standard" defaults mode uses 3.1 s), and a request
+// is tried maxAttempts times. Between attempts the SDK waits a random delay
+// up to retryBaseDelay×2^attempt (1 s×2^attempt when throttled), at most
+// maxBackoff: about 4 s in all for a failing connection, 12 s when
+// throttled. The SDK's own base delay of 50 ms gives a backup only 0.75 s to
+// ride out a connection reset.
+const (
+	dialTimeout    = 3 * time.Second
+	maxAttempts    = 5
+	retryBaseDelay = 250 * time.Millisecond
+	maxBackoff     = 5 * time.Second
+	// abortTimeout bounds the abort of a failed upload, which runs on a
+	// fresh context because the caller's may be cancelled.
+	abortTimeout = 30 * time.Second
+	// deleteBatch is the most keys one DeleteObjects request takes.
+	deleteBatch = 1000
+)
+
+// Operation names, used in error messages.
+const (
+	opHeadBucket = "head bucket"
+	opPut        = "put"
+	opGet        = "get"
+	opStat       = "stat"
+	opList       = "list"
+	opDelete     = "delete"
+	opUploads    = "list multipart uploads"
+	opAbort      = "abort multipart upload"
+	opCreate     = "create multipart upload"
+	opUploadPart = "upload part"
+	opComplete   = "complete multipart upload"
+)
+
+// S3Store is a [Store] on an S3 bucket, for Amazon S3 and S3-compatible
+// servers (MinIO, Ceph RGW, versitygw, ...).
+type S3Store struct {
+	client      *s3.Client
+	bucket      string
+	endpoint    string // redacted custom endpoint, "" for AWS's own
+	partSize    int64
+	concurrency int
+	// maxKeys is the page size of listings; 0 lets the server choose
+	// (1000 on S3). Tests lower it to exercise pagination cheaply.
+	maxKeys int32
+}
+
+var _ Store = (*S3Store)(nil)
+
+// New returns an S3Store for cfg, with credentials, region and endpoint
+// from the AWS SDK's standard chain (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
+// AWS_SESSION_TOKEN, AWS_REGION, AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, the
+// shared config files, web identity for IRSA, ...) where cfg leaves them
+// unset. It does not contact the server: use Check for that.
+func New(ctx context.Context, cfg Config) (*S3Store, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	awsCfg, err := config.LoadDefaultConfig(ctx)
+	if err != nil {
+		return nil, result.Errorf(result.ReasonConfigInvalid, "load AWS configuration: %w", err)
+	}
+	return NewFromAWSConfig(awsCfg, cfg)
+}
+
+// NewFromAWSConfig returns an S3Store using awsCfg (for example with static
+// credentials in tests) and cfg. Whatever awsCfg says, checksums are
+// calculated and validated only when an operation requires them, since
+// several S3-compatible servers reject the CRC checksums recent SDKs send by
+// default. Unless awsCfg brings its own retryer and HTTP client, requests
+// are tried 5 times and connections time out after 3 s, so that an
+// unreachable endpoint fails in well under half a minute.
+func NewFromAWSConfig(awsCfg aws.Config, cfg Config) (*S3Store, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	awsCfg = awsCfg.Copy()
+	awsCfg.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
+	awsCfg.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenRequired
+	if cfg.Region != "" {
+		awsCfg.Region = cfg.Region
+	}
+	if awsCfg.Region == "" {
+		awsCfg.Region = DefaultRegion
+	}
+	if awsCfg.Retryer == nil {
+		awsCfg.Retryer = func() aws.Retryer {
+			return retry.NewStandard(func(o *retry.StandardOptions) {
+				o.MaxAttempts = maxAttempts
+				o.BaseDelay = retryBaseDelay
+				o.MaxBackoff = maxBackoff
+			})
+		}
+	}
+	switch hc := awsCfg.HTTPClient.(type) {
+	case nil:
+		awsCfg.HTTPClient = awshttp.NewBuildableClient().WithDialerOptions(setDialTimeout)
+	case *awshttp.BuildableClient:
+		awsCfg.HTTPClient = hc.WithDialerOptions(setDialTimeout)
+	}
+
+	s := &S3Store{bucket: cfg.Bucket, partSize: cfg.partSize(), concurrency: cfg.concurrency()}
+	s.client = s3.NewFromConfig(awsCfg, func(o *s3.Options) {
+		// o.BaseEndpoint already holds an endpoint from the environment or
+		// the shared config, if any.
+		if cfg.Endpoint != "" {
+			o.BaseEndpoint = aws.String(cfg.Endpoint)
+		}
+		if o.BaseEndpoint != nil {
+			s.endpoint = redactEndpoint(*o.BaseEndpoint)
+		}
+		o.UsePathStyle = o.BaseEndpoint != nil
+		if cfg.PathStyle != nil {
+			o.UsePathStyle = *cfg.PathStyle
+		}
+	})
+	return s, nil
+}
+
+func setDialTimeout(d *net.Dialer) { d.Timeout = dialTimeout }
+
+// Bucket returns the bucket the store works on.
+func (s *S3Store) Bucket() string { return s.bucket }
+
+func (s *S3Store) classify(op, key string, err error) error {
+	return classifyError(op, s.bucket, key, s.endpoint, err)
+}
+
+// Check verifies with HeadBucket that the bucket exists and the credentials
+// reach it. A HEAD response has no body, so its error says only "404" or
+// "403"; when HeadBucket fails that way, Check asks again with a one-key
+// ListObjectsV2, whose error carries S3's code. (versitygw answers an
+// unknown access key with 404 XAdminUserNotFound, which HeadBucket alone
+// would report as a missing bucket.)
+func (s *S3Store) Check(ctx context.Context) error {
+	_, err := s.client.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: &s.bucket})
+	if err == nil {
+		return nil
+	}
+	if isStatus(err, http.StatusNotFound) || isStatus(err, http.StatusForbidden) || isStatus(err, http.StatusBadRequest) {
+		_, lerr := s.client.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: &s.bucket, MaxKeys: aws.Int32(1)})
+		if lerr != nil {
+			return s.classify(opList, "", lerr)
+		}
+	}
+	return s.classify(opHeadBucket, "", err)
+}
+
+// PutIfAbsent writes body to key with If-None-Match: *, so an existing
+// object (a manifest, say) is never overwritten.
+func (s *S3Store) PutIfAbsent(ctx context.Context, key string, body []byte, contentType string) error {
+	in := &s3.PutObjectInput{
+		Bucket:      &s.bucket,
+		Key:         &key,
+		Body:        bytes.NewReader(body),
+		IfNoneMatch: aws.String("*"),
+		ContentMD5:  aws.String(contentMD5(body)),
+	}
+	if contentType != "" {
+		in.ContentType = &contentType
+	}
+	if _, err := s.client.PutObject(ctx, in); err != nil {
+		if isCode(err, "PreconditionFailed") || isStatus(err, http.StatusPreconditionFailed) {
+			return fmt.Errorf("put s3://%s/%s: %w", s.bucket, key, ErrExists)
+		}
+		return s.classify(opPut, key, err)
+	}
+	return nil
+}
+
+// Get opens the object at key. Read errors of the returned body are
+// classified StorageFailed too.
+func (s *S3Store) Get(ctx context.Context, key string) (io.ReadCloser, error) {
+	out, err := s.client.GetObject(ctx, &s3.GetObjectInput{Bucket: &s.bucket, Key: &key})
+	if err != nil {
+		if isNotFound(err) {
+			return nil, fmt.Errorf("get s3://%s/%s: %w", s.bucket, key, ErrNotFound)
+		}
+		return nil, s.classify(opGet, key, err)
+	}
+	return &objectReader{ReadCloser: out.Body, s: s, key: key}, nil
+}
+
+// objectReader classifies the errors of reading an object's body (a
+// connection lost mid-download).
+type objectReader struct {
+	io.ReadCloser
+	s   *S3Store
+	key string
+}
+
+func (r *objectReader) Read(p []byte) (int, error) {
+	n, err := r.ReadCloser.Read(p)
+	if err != nil && !errors.Is(err, io.EOF) {
+		err = r.s.classify("read", r.key, err)
+	}
+	return n, err
+}
+
+// Stat describes the object at key with HeadObject.
+func (s *S3Store) Stat(ctx context.Context, key string) (Object, error) {
+	out, err := s.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &s.bucket, Key: &key})
+	if err != nil {
+		if isNotFound(err) {
+			return Object{}, fmt.Errorf("stat s3://%s/%s: %w", s.bucket, key, ErrNotFound)
+		}
+		return Object{}, s.classify(opStat, key, err)
+	}
+	return Object{
+		Key:          key,
+		Size:         aws.ToInt64(out.ContentLength),
+		LastModified: aws.ToTime(out.LastModified),
+		ETag:         aws.ToString(out.ETag),
+	}, nil
+}
+
+// List calls fn for every object under prefix, one ListObjectsV2 page at a
+// time.
+func (s *S3Store) List(ctx context.Context, prefix string, fn func(Object) error) error {
+	in := &s3.ListObjectsV2Input{Bucket: &s.bucket, Prefix: &prefix}
+	if s.maxKeys > 0 {
+		in.MaxKeys = &s.maxKeys
+	}
+	p := s3.NewListObjectsV2Paginator(s.client, in)
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return s.classify(opList, prefix, err)
+		}
+		for _, o := range page.Contents {
+			err := fn(Object{
+				Key:          aws.ToString(o.Key),
+				Size:         aws.ToInt64(o.Size),
+				LastModified: aws.ToTime(o.LastModified),
+				ETag:         aws.ToString(o.ETag),
+			})
+			if err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// ListPrefixes calls fn for every common prefix directly under prefix
+// (delimiter "/"), one ListObjectsV2 page at a time.
+func (s *S3Store) ListPrefixes(ctx context.Context, prefix string, fn func(string) error) error {
+	prefix = dirPrefix(prefix)
+	in := &s3.ListObjectsV2Input{Bucket: &s.bucket, Prefix: &prefix, Delimiter: aws.String("/")}
+	if s.maxKeys > 0 {
+		in.MaxKeys = &s.maxKeys
+	}
+	p := s3.NewListObjectsV2Paginator(s.client, in)
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return s.classify(opList, prefix, err)
+		}
+		for _, cp := range page.CommonPrefixes {
+			if err := fn(aws.ToString(cp.Prefix)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// dirPrefix makes a non-empty prefix end in "/".
+func dirPrefix(prefix string) string {
+	if prefix != "" && !strings.HasSuffix(prefix, "/") {
+		return prefix + "/"
+	}
+	return prefix
+}
+
+// Delete deletes keys with DeleteObjects, 1000 at a time (the most S3
+// takes in one request). S3 reports missing keys as deleted.
+func (s *S3Store) Delete(ctx context.Context, keys ...string) error {
+	for len(keys) > 0 {
+		batch := keys[:min(len(keys), deleteBatch)]
+		keys = keys[len(batch):]
+		ids := make([]types.ObjectIdentifier, len(batch))
+		for i := range batch {
+			ids[i] = types.ObjectIdentifier{Key: &batch[i]}
+		}
+		out, err := s.client.DeleteObjects(ctx, &s3.DeleteObjectsInput{
+			Bucket: &s.bucket,
+			Delete: &types.Delete{Objects: ids, Quiet: aws.Bool(true)},
+		}, s3.WithAPIOptions(addContentMD5))
+		if err != nil {
+			return s.classify(opDelete, batch[0], err)
+		}
+		var errs []error
+		for _, e := range out.Errors {
+			if aws.ToString(e.Code) == "NoSuchKey" {
+				continue
+			}
+			errs = append(errs, fmt.Errorf("%s: %s", aws.ToString(e.Key), aws.ToString(e.Code)))
+		}
+		if len(errs) > 0 {
+			return result.Errorf(result.ReasonStorageFailed, "delete %d of %d objects in s3://%s failed, first %w",
+				len(errs), len(batch), s.bucket, errs[0])
+		}
+	}
+	return nil
+}
+
+// Uploads lists the open multipart uploads under prefix, following both
+// markers of ListMultipartUploads across pages.
+func (s *S3Store) Uploads(ctx context.Context, prefix string) ([]PendingUpload, error) {
+	in := &s3.ListMultipartUploadsInput{Bucket: &s.bucket, Prefix: &prefix}
+	if s.maxKeys > 0 {
+		in.MaxUploads = &s.maxKeys
+	}
+	var ups []PendingUpload
+	for {
+		out, err := s.client.ListMultipartUploads(ctx, in)
+		if err != nil && in.UploadIdMarker != nil && isCode(err, "InvalidArgument") {
+			// versitygw (v1.8.0) rejects the upload-id marker it returned
+			// itself. Going on from the key marker alone lists the next
+			// keys; other uploads of the marker's key may be missed, and a
+			// later call (after these are aborted) finds them.
+			in.UploadIdMarker = nil
+			out, err = s.client.ListMultipartUploads(ctx, in)
+		}
+		if err != nil {
+			return nil, s.classify(opUploads, prefix, err)
+		}
+		for _, u := range out.Uploads {
+			ups = append(ups, PendingUpload{
+				Key:       aws.ToString(u.Key),
+				UploadID:  aws.ToString(u.UploadId),
+				Initiated: aws.ToTime(u.Initiated),
+			})
+		}
+		if !aws.ToBool(out.IsTruncated) {
+			return ups, nil
+		}
+		if aws.ToString(out.NextKeyMarker) == aws.ToString(in.KeyMarker) &&
+			aws.ToString(out.NextUploadIdMarker) == aws.ToString(in.UploadIdMarker) {
+			// A server that says "more" without moving on would loop forever.
+			return nil, result.Errorf(result.ReasonStorageFailed,
+				"s3 %s s3://%s/%s: the server returned a truncated page without a next marker", opUploads, s.bucket, prefix)
+		}
+		in.KeyMarker, in.UploadIdMarker = out.NextKeyMarker, out.NextUploadIdMarker
+	}
+}
+
+// AbortUpload aborts an open multipart upload. An upload that is already
+// gone is not an error.
+func (s *S3Store) AbortUpload(ctx context.Context, u PendingUpload) error {
+	_, err := s.client.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{
+		Bucket: &s.bucket, Key: &u.Key, UploadId: &u.UploadID,
+	})
+	if err != nil && !isCode(err, "NoSuchUpload") {
+		return s.classify(opAbort, u.Key, err)
+	}
+	return nil
+}
+
+// isNotFound reports whether err means the object is missing: NoSuchKey
+// from GetObject, or a bare 404 (NotFound) from HeadObject.
+func isNotFound(err error) bool {
+	var nsk *types.NoSuchKey
+	var nf *types.NotFound
+	return errors.As(err, &nsk) || errors.As(err, &nf) || isCode(err, "NoSuchKey")
+}
+
+func isCode(err error, code string) bool {
+	var apiErr smithy.APIError
+	return errors.As(err, &apiErr) && apiErr.ErrorCode() == code
+}
+
+func isStatus(err error, status int) bool {
+	var se interface{ HTTPStatusCode() int }
+	return errors.As(err, &se) && se.HTTPStatusCode() == status
+}
+
+// addContentMD5 adds a Content-MD5 header to a request with a seekable body.
+// S3 documents it as required on DeleteObjects, and S3-compatible servers
+// that predate the CRC checksums (older MinIO, Ceph RGW and others) refuse
+// a DeleteObjects without it, while the SDK now sends a CRC32 instead.
+func addContentMD5(stack *middleware.Stack) error {
+	return stack.Build.Add(middleware.BuildMiddlewareFunc("pgbackupContentMD5",
+		func(ctx context.Context, in middleware.BuildInput, next middleware.BuildHandler) (middleware.BuildOutput, middleware.Metadata, error) {
+			req, ok := in.Request.(*smithyhttp.Request)
+			if !ok || req.GetStream() == nil || !req.IsStreamSeekable() || req.Header.Get("Content-MD5") != "" {
+				return next.HandleBuild(ctx, in)
+			}
+			body, err := io.ReadAll(req.GetStream())
+			if err != nil {
+				return middleware.BuildOutput{}, middleware.Metadata{}, fmt.Errorf("read request body for Content-MD5: %w", err)
+			}
+			if err := req.RewindStream(); err != nil {
+				return middleware.BuildOutput{}, middleware.Metadata{}, fmt.Errorf("rewind request body: %w", err)
+			}
+			req.Header.Set("Content-MD5", contentMD5(body))
+			return next.HandleBuild(ctx, in)
+		}), middleware.After)
+}
+
+// contentMD5 is the Content-MD5 header for b: an integrity check S3
+// defines (and every S3-compatible server supports), not a security measure.
+func contentMD5(b []byte) string {
+	sum := md5.Sum(b)
+	return base64.StdEncoding.EncodeToString(sum[:])
+}
+
+// Upload streams r to key with the package's own multipart uploader (see
+// the package documentation): one PutObject when r ends within the first
+// part, otherwise a multipart upload completed only after r returned io.EOF
+// and every part succeeded, and aborted with a fresh context on any
+// failure. Parts and single puts carry Content-MD5.
+func (s *S3Store) Upload(ctx context.Context, key string, r io.Reader, opts ...UploadOption) (Object, error) {
+	o := applyUploadOptions(opts)
+	u := &streamer{
+		target:      &s3Upload{s: s, key: key, contentType: o.contentType},
+		initial:     initialPartSize(s.partSize, o.expectedSize),
+		concurrency: s.concurrency,
+	}
+	size, etag, err := u.upload(ctx, r)
+	if err != nil {
+		return Object{}, err
+	}
+	return Object{Key: key, Size: size, ETag: etag}, nil
+}
+
+// s3Upload is the uploadTarget of one S3Store.Upload.
+type s3Upload struct {
+	s           *S3Store
+	key         string
+	contentType string
+	uploadID    string
+}
+
+func (u *s3Upload) describe() string { return "s3://" + u.s.bucket + "/" + u.key }
+
+func (u *s3Upload) put(ctx context.Context, body []byte) (string, error) {
+	out, err := u.s.client.PutObject(ctx, &s3.PutObjectInput{
+		Bucket:      &u.s.bucket,
+		Key:         &u.key,
+		Body:        bytes.NewReader(body),
+		ContentType: &u.contentType,
+		ContentMD5:  aws.String(contentMD5(body)),
+	})
+	if err != nil {
+		return "", u.s.classify(opPut, u.key, err)
+	}
+	return aws.ToString(out.ETag), nil
+}
+
+func (u *s3Upload) create(ctx context.Context) error {
+	out, err := u.s.client.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{
+		Bucket:      &u.s.bucket,
+		Key:         &u.key,
+		ContentType: &u.contentType,
+	})
+	if err != nil {
+		return u.s.classify(opCreate, u.key, err)
+	}
+	u.uploadID = aws.ToString(out.UploadId)
+	return nil
+}
+
+func (u *s3Upload) uploadPart(ctx context.Context, n int, body []byte) (string, error) {
+	out, err := u.s.client.UploadPart(ctx, &s3.UploadPartInput{
+		Bucket:     &u.s.bucket,
+		Key:        &u.key,
+		UploadId:   &u.uploadID,
+		PartNumber: aws.Int32(int32(n)),
+		Body:       bytes.NewReader(body),
+		ContentMD5: aws.String(contentMD5(body)),
+	})
+	if err != nil {
+		return "", u.s.classify(fmt.Sprintf("%s %d", opUploadPart, n), u.key, err)
+	}
+	return aws.ToString(out.ETag), nil
+}
+
+func (u *s3Upload) complete(ctx context.Context, etags []string) (string, error) {
+	parts := make([]types.CompletedPart, len(etags))
+	for i := range etags {
+		parts[i] = types.CompletedPart{ETag: &etags[i], PartNumber: aws.Int32(int32(i + 1))}
+	}
+	out, err := u.s.client.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{
+		Bucket:          &u.s.bucket,
+		Key:             &u.key,
+		UploadId:        &u.uploadID,
+		MultipartUpload: &types.CompletedMultipartUpload{Parts: parts},
+	})
+	if err != nil {
+		return "", u.s.classify(opComplete, u.key, err)
+	}
+	return aws.ToString(out.ETag), nil
+}
+
+func (u *s3Upload) abort(ctx context.Context) error {
+	return u.s.AbortUpload(ctx, PendingUpload{Key: u.key, UploadID: u.uploadID})
+}
