@@ -93,6 +93,16 @@ test-images: ## Build the PostgreSQL 15 and 17 and the S3 (versitygw) test image
 clean: ## Remove build output and installed tools
 	rm -rf $(BIN) $(BUILD)
 
+##@ Benchmarks
+
+.PHONY: bench-image
+bench-image: test-images ## Build the benchmark image pgbackup-test/bench:17 (PostgreSQL 17 image + awscli, GNU time)
+	docker build -q -t pgbackup-test/bench:17 images/testing/bench
+
+.PHONY: bench
+bench: bench-image ## Time pg_dump, pg_dump+aws s3 cp and the agent (BENCH_SIZE_MB=1024 BENCH_RUNS=1)
+	$(GO) test -tags bench -run TestBench -v -count=1 -timeout 60m ./test/bench/
+
 ##@ Tools
 
 $(GOLANGCI_LINT):

@@ -273,6 +273,7 @@ func (r *run) dumpDatabase(ctx context.Context, log logr.Logger, pgDump, id stri
 			// The upload's error is the one to report; this one follows from it.
 			log.V(1).Info("Compressor stopped", "error", cerr.Error())
 		}
+		log.Info("Upload aborted: nothing of this database is stored", "key", key, "dumpedBytes", dumped.Load())
 		return manifest.Object{}, err
 	}
 	// Upload saw io.EOF, so the compressor has finished cleanly.

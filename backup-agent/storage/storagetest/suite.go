@@ -282,11 +282,15 @@ func testUploadCancelled(t *testing.T, s storage.Store) {
 type blockingReader struct {
 	first   io.Reader
 	release chan struct{}
+	// blocked is closed when the reader starts waiting for release.
+	blocked     chan struct{}
+	blockedOnce sync.Once
 }
 
 func (r *blockingReader) Read(p []byte) (int, error) {
 	n, err := r.first.Read(p)
 	if errors.Is(err, io.EOF) {
+		r.blockedOnce.Do(func() { close(r.blocked) })
 		<-r.release
 		return n, io.EOF
 	}
@@ -296,7 +300,7 @@ func (r *blockingReader) Read(p []byte) (int, error) {
 func testUploadAbortedFromOutside(t *testing.T, s storage.Store) {
 	ctx := testContext(t)
 	const key = "outside/db.dump"
-	r := &blockingReader{first: bytes.NewReader(randomBytes(int(PartSize)+100, 9)), release: make(chan struct{})}
+	r := &blockingReader{first: bytes.NewReader(randomBytes(int(PartSize)+100, 9)), release: make(chan struct{}), blocked: make(chan struct{})}
 	var (
 		wg        sync.WaitGroup
 		uploadErr error
@@ -330,6 +334,16 @@ func testUploadAbortedFromOutside(t *testing.T, s storage.Store) {
 	if other, err := s.Uploads(ctx, "elsewhere/"); err != nil || len(other) != 0 {
 		t.Errorf("Uploads(elsewhere/) = %+v, %v; want none", other, err)
 	}
+	// S3 documents that a part upload in progress while the upload is
+	// aborted "might or might not succeed" and can bring the upload back.
+	// So abort only once the first part has had time to land: the reader
+	// is drained and waiting, and nothing else is being sent.
+	select {
+	case <-r.blocked:
+	case <-ctx.Done():
+		t.Fatal("the uploader never drained the reader")
+	}
+	time.Sleep(time.Second)
 	if err := s.AbortUpload(ctx, ups[0]); err != nil {
 		t.Fatalf("AbortUpload: %v", err)
 	}

@@ -1,0 +1,311 @@
+package backup_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/testcontainers/testcontainers-go"
+	tcexec "github.com/testcontainers/testcontainers-go/exec"
+
+	"github.com/pgbackup/pgbackup/backup-agent/compress"
+	"github.com/pgbackup/pgbackup/backup-agent/manifest"
+	"github.com/pgbackup/pgbackup/backup-agent/result"
+	"github.com/pgbackup/pgbackup/test/fixtures"
+)
+
+// seedSQL is a small database with the object kinds a dump must carry.
+const seedSQL = `
+CREATE TABLE customers (id serial PRIMARY KEY, name text NOT NULL UNIQUE, created timestamptz NOT NULL DEFAULT now());
+CREATE TABLE orders (id bigserial PRIMARY KEY, customer int NOT NULL REFERENCES customers, total numeric(12,2) CHECK (total >= 0), meta jsonb);
+CREATE INDEX orders_customer ON orders (customer);
+CREATE VIEW big_orders AS SELECT * FROM orders WHERE total > 100;
+CREATE FUNCTION order_count(c int) RETURNS bigint LANGUAGE sql AS 'SELECT count(*) FROM orders WHERE customer = c';
+INSERT INTO customers (name) SELECT 'customer ' || g FROM generate_series(1, 200) g;
+INSERT INTO orders (customer, total, meta) SELECT 1 + g % 200, g * 1.5, jsonb_build_object('n', g) FROM generate_series(1, 5000) g;
+`
+
+// env is one test's world: PostgreSQL and S3 on a private network.
+type env struct {
+	nw     *testcontainers.DockerNetwork
+	pg     *fixtures.Postgres
+	s3     *fixtures.S3
+	bucket string
+}
+
+func newEnv(t *testing.T, major int, initSQL string) *env {
+	t.Helper()
+	nw := fixtures.NewNetwork(t)
+	e := &env{nw: nw}
+	e.pg = fixtures.StartPostgres(t, major, fixtures.WithPostgresNetwork(nw, "pg"), fixtures.WithInitSQL(initSQL))
+	e.s3 = fixtures.StartS3(t, fixtures.WithS3Network(nw, "s3"))
+	e.bucket = e.s3.CreateBucket(t)
+	return e
+}
+
+// agentEnv is the production configuration: libpq and AWS variables.
+func (e *env) agentEnv() map[string]string {
+	return map[string]string{
+		"PGHOST":                "pg",
+		"PGPORT":                "5432",
+		"PGUSER":                e.pg.User,
+		"PGPASSWORD":            e.pg.Password,
+		"PGSSLMODE":             "disable",
+		"AWS_ACCESS_KEY_ID":     e.s3.AccessKey,
+		"AWS_SECRET_ACCESS_KEY": e.s3.SecretKey,
+		"AWS_REGION":            fixtures.S3Region,
+		"AWS_ENDPOINT_URL_S3":   e.s3.InternalEndpoint,
+	}
+}
+
+func (e *env) backup(t *testing.T, overrides map[string]string, args ...string) fixtures.AgentRun {
+	t.Helper()
+	vars := e.agentEnv()
+	for k, v := range overrides {
+		vars[k] = v
+	}
+	run := fixtures.RunAgent(t, fixtures.Agent{
+		Args:    append([]string{"backup", "--destination", "s3://" + e.bucket + "/pg", "--progress-interval", "1s"}, args...),
+		Env:     vars,
+		Network: e.nw,
+	})
+	t.Logf("agent exited %d in %v", run.ExitCode, run.Duration.Round(time.Millisecond))
+	return run
+}
+
+func (e *env) get(t *testing.T, key string) []byte {
+	t.Helper()
+	out, err := e.s3.Client().GetObject(context.Background(), &s3.GetObjectInput{Bucket: aws.String(e.bucket), Key: aws.String(key)})
+	if err != nil {
+		t.Fatalf("get %s: %v", key, err)
+	}
+	defer func() { _ = out.Body.Close() }()
+	b, err := io.ReadAll(out.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// nothingCommitted asserts the bucket holds no manifest, no object and no
+// open multipart upload.
+func (e *env) nothingCommitted(t *testing.T) {
+	t.Helper()
+	if keys := e.s3.ObjectKeys(t, e.bucket, ""); len(keys) != 0 {
+		t.Errorf("objects left in the bucket: %v", keys)
+	}
+	ups, err := e.s3.Client().ListMultipartUploads(context.Background(), &s3.ListMultipartUploadsInput{Bucket: aws.String(e.bucket)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ups.Uploads) != 0 {
+		t.Errorf("%d multipart uploads left open", len(ups.Uploads))
+	}
+}
+
+func expectFailure(t *testing.T, run fixtures.AgentRun, code int, reason result.Reason, message string) {
+	t.Helper()
+	if run.ExitCode != code {
+		t.Fatalf("exit code %d, want %d; output:\n%s", run.ExitCode, code, run.Output)
+	}
+	if run.Result == nil {
+		t.Fatalf("no result written; output:\n%s", run.Output)
+	}
+	if run.Result.Result != result.Failed || run.Result.Reason != reason || !strings.Contains(run.Result.Message, message) {
+		t.Fatalf("result %+v, want failed/%s with %q", run.Result, reason, message)
+	}
+	if strings.Contains(run.Output, "secret-") {
+		t.Errorf("a password appears in the output:\n%s", run.Output)
+	}
+}
+
+// toolbox runs PostgreSQL 17 client tools against files, to check what the
+// agent stored with programs other than the agent.
+func toolbox(t *testing.T, e *env) *fixtures.Postgres {
+	t.Helper()
+	if e.pg.Major == 17 {
+		return e.pg
+	}
+	return fixtures.StartPostgres(t, 17)
+}
+
+func execIn(t *testing.T, pg *fixtures.Postgres, cmd ...string) string {
+	t.Helper()
+	code, out, err := pg.Container.Exec(context.Background(), cmd, tcexec.Multiplexed())
+	if err != nil {
+		t.Fatalf("exec %v: %v", cmd, err)
+	}
+	b, _ := io.ReadAll(out)
+	if code != 0 {
+		t.Fatalf("exec %v: exit %d:\n%s", cmd, code, b)
+	}
+	return string(b)
+}
+
+func TestBackupRoundTrip(t *testing.T) {
+	for _, major := range fixtures.PostgresMajors {
+		for _, format := range []string{"custom", "plain"} {
+			t.Run(fmt.Sprintf("postgres-%d/%s", major, format), func(t *testing.T) {
+				e := newEnv(t, major, seedSQL)
+				setup := e.pg.Connect(t, e.pg.Database)
+				if _, err := setup.Exec(context.Background(), "CREATE DATABASE second"); err != nil {
+					t.Fatal(err)
+				}
+				run := e.backup(t, nil, "--format", format, "--databases", "app,second")
+				if run.ExitCode != 0 || run.Result == nil || run.Result.Result != result.Succeeded {
+					t.Fatalf("backup failed: exit %d result %+v\n%s", run.ExitCode, run.Result, run.Output)
+				}
+				id := run.Result.BackupID
+				m, err := manifest.Unmarshal(e.get(t, "pg/"+id+"/manifest.json"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if m.Server.VersionNum/10000 != major || m.Format != manifest.Format(format) || m.Compression != "zstd:3" || len(m.Databases) != 2 {
+					t.Fatalf("manifest %+v", m)
+				}
+				if !strings.Contains(run.Output, `"msg":"Progress"`) && run.Duration > 2*time.Second {
+					t.Errorf("no progress logged in a %v run", run.Duration)
+				}
+				tools := toolbox(t, e)
+				for _, obj := range m.Databases {
+					stored := e.get(t, obj.Key)
+					sum := sha256.Sum256(stored)
+					if hex.EncodeToString(sum[:]) != obj.SHA256 || int64(len(stored)) != obj.Size {
+						t.Fatalf("%s: the manifest's sha256/size do not match the stored object", obj.Key)
+					}
+					zr, err := compress.Default.NewReader(bytes.NewReader(stored))
+					if err != nil {
+						t.Fatal(err)
+					}
+					raw, err := io.ReadAll(zr)
+					if err != nil {
+						t.Fatalf("%s: decompress: %v", obj.Key, err)
+					}
+					path := "/tmp/" + obj.Name + "." + manifest.Format(format).Ext()
+					if err := tools.Container.CopyToContainer(context.Background(), raw, path, 0o644); err != nil {
+						t.Fatal(err)
+					}
+					if format == "custom" {
+						list := execIn(t, tools, "pg_restore", "--list", path)
+						if obj.Name == "app" && (!strings.Contains(list, "TABLE DATA public orders") || !strings.Contains(list, "FUNCTION public order_count")) {
+							t.Fatalf("pg_restore --list of app lacks the seeded objects:\n%s", list)
+						}
+						continue
+					}
+					// Plain SQL: it must run to the end in a fresh database.
+					target := "check_" + obj.Name
+					execIn(t, tools, "psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-U", tools.User, "-d", tools.Database, "-c", "CREATE DATABASE "+target)
+					execIn(t, tools, "psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-U", tools.User, "-d", target, "-f", path)
+					if obj.Name == "app" {
+						if got := strings.TrimSpace(execIn(t, tools, "psql", "-X", "-At", "-U", tools.User, "-d", target, "-c", "SELECT count(*), sum(total) FROM orders")); got != "5000|18753750.00" {
+							t.Fatalf("restored orders: %q", got)
+						}
+					}
+				}
+			})
+		}
+	}
+}
+
+func TestBackupRefusals(t *testing.T) {
+	e := newEnv(t, 17, seedSQL)
+	tests := []struct {
+		name     string
+		env      map[string]string
+		args     []string
+		code     int
+		reason   result.Reason
+		message  string
+		maxDelay time.Duration
+	}{
+		{name: "wrong password", env: map[string]string{"PGPASSWORD": "secret-wrong"}, code: 3, reason: result.ReasonAuthFailed, message: "authentication refused"},
+		{name: "unreachable host", env: map[string]string{"PGPORT": "5999", "PGCONNECT_TIMEOUT": "2"}, args: []string{"--connect-retries", "1"}, code: 3, reason: result.ReasonConnectionFailed, message: "unreachable", maxDelay: 30 * time.Second},
+		{name: "missing database", args: []string{"--databases", "app,nope"}, code: 2, reason: result.ReasonConfigInvalid, message: `"nope"`},
+		{name: "wrong S3 secret", env: map[string]string{"AWS_SECRET_ACCESS_KEY": "secret-wrong"}, code: 5, reason: result.ReasonStorageFailed, message: "access denied"},
+		{name: "S3 unreachable", env: map[string]string{"AWS_ENDPOINT_URL_S3": "http://s3:7999"}, code: 5, reason: result.ReasonStorageFailed, message: "unreachable", maxDelay: 60 * time.Second},
+		{name: "bad flag value", args: []string{"--compression", "lz4"}, code: 2, reason: result.ReasonConfigInvalid, message: "--compression"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			run := e.backup(t, tt.env, tt.args...)
+			expectFailure(t, run, tt.code, tt.reason, tt.message)
+			if tt.maxDelay > 0 && run.Duration > tt.maxDelay {
+				t.Errorf("took %v, want at most %v", run.Duration, tt.maxDelay)
+			}
+			e.nothingCommitted(t)
+		})
+	}
+	t.Run("missing bucket", func(t *testing.T) {
+		run := fixtures.RunAgent(t, fixtures.Agent{
+			Args: []string{"backup", "--destination", "s3://no-such-bucket-here/pg"}, Env: e.agentEnv(), Network: e.nw,
+		})
+		expectFailure(t, run, 5, result.ReasonStorageFailed, "does not exist")
+	})
+}
+
+// bigTableSQL makes a table large enough (about 200 MB of dump) that a
+// test can act while pg_dump is streaming it.
+const bigTableSQL = `
+CREATE TABLE big (id int, a text, b text);
+INSERT INTO big SELECT g, md5(g::text), repeat(md5((g * 7)::text), 3) FROM generate_series(1, 1400000) g;
+`
+
+// waitOpenUpload waits until a multipart upload is open: data is flowing.
+func (e *env) waitOpenUpload(t *testing.T, agent *fixtures.RunningAgent) {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	for time.Now().Before(deadline) {
+		ups, err := e.s3.Client().ListMultipartUploads(context.Background(), &s3.ListMultipartUploadsInput{Bucket: aws.String(e.bucket)})
+		if err == nil && len(ups.Uploads) > 0 {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	run := agent.Wait()
+	t.Fatalf("no multipart upload was ever open; agent exited %d:\n%s", run.ExitCode, run.Output)
+}
+
+func TestBackupInterruptedMidStream(t *testing.T) {
+	e := newEnv(t, 17, bigTableSQL)
+
+	t.Run("pg_dump backend terminated", func(t *testing.T) {
+		agent := fixtures.StartAgent(t, fixtures.Agent{
+			Args: []string{"backup", "--destination", "s3://" + e.bucket + "/pg", "--databases", "app"}, Env: e.agentEnv(), Network: e.nw,
+		})
+		e.waitOpenUpload(t, agent)
+		conn := e.pg.Connect(t, e.pg.Database)
+		var killed int
+		if err := conn.QueryRow(context.Background(),
+			"SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'pg_dump') t").Scan(&killed); err != nil {
+			t.Fatal(err)
+		}
+		if killed == 0 {
+			t.Fatal("no pg_dump backend to terminate: the dump finished before the test could act")
+		}
+		run := agent.Wait()
+		expectFailure(t, run, 4, result.ReasonDumpFailed, "pg_dump failed")
+		e.nothingCommitted(t)
+	})
+
+	t.Run("SIGTERM during upload", func(t *testing.T) {
+		agent := fixtures.StartAgent(t, fixtures.Agent{
+			Args: []string{"backup", "--destination", "s3://" + e.bucket + "/pg", "--databases", "app"}, Env: e.agentEnv(), Network: e.nw,
+		})
+		e.waitOpenUpload(t, agent)
+		agent.Signal("TERM")
+		run := agent.Wait()
+		expectFailure(t, run, 130, result.ReasonInterrupted, "interrupted")
+		if run.Duration > time.Minute {
+			t.Errorf("the agent took %v to stop after SIGTERM", run.Duration)
+		}
+		e.nothingCommitted(t)
+	})
+}

@@ -1,0 +1,481 @@
+//go:build bench
+
+package bench
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/jackc/pgx/v5"
+	"github.com/testcontainers/testcontainers-go"
+	tcexec "github.com/testcontainers/testcontainers-go/exec"
+	"github.com/testcontainers/testcontainers-go/network"
+
+	"github.com/pgbackup/pgbackup/backup-agent/manifest"
+	"github.com/pgbackup/pgbackup/backup-agent/result"
+	"github.com/pgbackup/pgbackup/test/fixtures"
+)
+
+const (
+	// benchImage is images/testing/bench: the PostgreSQL 17 test image
+	// plus awscli, GNU time and bench-measure (`make bench-image`).
+	benchImage = "pgbackup-test/bench:17"
+	pgAlias    = "pg"
+	s3Alias    = "s3"
+	// database is the fixture's database, which the benchmark fills.
+	database = "app"
+	// scratch is the bench container's work directory (see the Dockerfile).
+	scratch = "/scratch"
+	// chunkUnits is the most units one fill statement generates.
+	chunkUnits = 32
+	// calibrationUnits are generated per worker before the first size check.
+	calibrationUnits = 8
+	// stepTimeout bounds one contender's run; generationTimeout the filling.
+	stepTimeout       = 20 * time.Minute
+	generationTimeout = 30 * time.Minute
+)
+
+// TestBench times, one after another and on the same PostgreSQL 17 and S3
+// servers, (a) pg_dump alone, (b) the classic script (pg_dump -Fc to a
+// file, then aws s3 cp) and (c) the agent, on a database of BENCH_SIZE_MB
+// MiB (pg_database_size, default 1024), and prints the comparison. Each is
+// run BENCH_RUNS times (default 1). Missed targets are reported, not
+// failed: this is a measurement. It fails when a contender fails or when
+// the agent's backup has no valid manifest.
+func TestBench(t *testing.T) {
+	sizeMiB := envInt(t, "BENCH_SIZE_MB", 1024, 16)
+	runs := envInt(t, "BENCH_RUNS", 1, 1)
+	fixtures.RequireImage(t, benchImage)
+
+	r := report{TargetMiB: sizeMiB, Runs: runs, Machine: machine(), LoadBefore: loadavg()}
+	nw := fixtures.NewNetwork(t)
+	pg := fixtures.StartPostgres(t, 17, fixtures.WithPostgresNetwork(nw, pgAlias))
+	store := fixtures.StartS3(t, fixtures.WithS3Network(nw, s3Alias))
+	bucket := store.CreateBucket(t)
+
+	t.Logf("Generating about %d MiB in database %s", sizeMiB, database)
+	generate(t, pg, int64(sizeMiB)*mib, &r)
+	t.Logf("Generated %s in %s", mibString(r.DatabaseBytes), round(r.Generate))
+
+	b := startBox(t, nw, pg, store)
+	r.Scratch = fmt.Sprintf("(b) writes its dump file to %s on the bench container's own filesystem (%s, on the host's disk; not a tmpfs, not synced); "+
+		"versitygw stores objects on a Docker volume on the same disk", scratch, b.shell(t, "stat -f -c %T "+scratch))
+
+	// The warm-up reads every page once (hint bits are already set by
+	// VACUUM) and counts the raw dump's bytes.
+	r.WarmUp = b.measure(t, "warmup", "sh", "-c", "pg_dump -Fc -Z0 | wc -c >"+scratch+"/raw.bytes")
+	raw, err := strconv.ParseInt(b.shell(t, "cat "+scratch+"/raw.bytes"), 10, 64)
+	if err != nil || raw == 0 {
+		t.Fatalf("raw dump size: %q, %v", b.shell(t, "cat "+scratch+"/raw.bytes"), err)
+	}
+	r.RawBytes = raw
+
+	r.Floor = contender{Name: "(a) pg_dump -Fc -Z0 > /dev/null"}
+	r.Classic = contender{Name: "(b) pg_dump -Fc > file; aws s3 cp"}
+	r.Agent = contender{Name: "(c) pgbackup backup", OwnRSS: true}
+	for i := range runs {
+		t.Logf("Round %d of %d", i+1, runs)
+		r.Floor.Runs = append(r.Floor.Runs, b.measure(t, "a", "sh", "-c", "pg_dump -Fc -Z0 >/dev/null"))
+
+		run, dump, upload, stored := b.classic(t, bucket, store)
+		r.Classic.Runs, r.Classic.Stored = append(r.Classic.Runs, run), stored
+		r.ClassicDump, r.ClassicUpload = append(r.ClassicDump, dump), append(r.ClassicUpload, upload)
+
+		run, stored, dumped := b.agent(t, bucket, store)
+		r.Agent.Runs, r.Agent.Stored, r.AgentRawBytes = append(r.Agent.Runs, run), stored, dumped
+	}
+	r.LoadAfter = loadavg()
+
+	fmt.Println()
+	if err := r.write(os.Stdout); err != nil {
+		t.Fatal(err)
+	}
+	fmt.Println()
+}
+
+// envInt reads a positive integer setting, at least lowest.
+func envInt(t *testing.T, name string, def, lowest int) int {
+	t.Helper()
+	s := os.Getenv(name)
+	if s == "" {
+		return def
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < lowest {
+		t.Fatalf("%s=%q: want a whole number of at least %d", name, s, lowest)
+	}
+	return n
+}
+
+// generate fills the database to about target bytes (pg_database_size)
+// with fillSQL, on a few sessions at once, then vacuums it so that no
+// dump has to set hint bits, and records the sizes in r.
+func generate(t *testing.T, pg *fixtures.Postgres, target int64, r *report) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), generationTimeout)
+	defer cancel()
+	conn := pg.Connect(t, database)
+	// Bulk loading: no checkpoint every 1 GB of WAL. Both settings apply
+	// on reload.
+	mustExec(ctx, t, conn, "ALTER SYSTEM SET max_wal_size = '8GB'")
+	mustExec(ctx, t, conn, "ALTER SYSTEM SET checkpoint_timeout = '30min'")
+	mustExec(ctx, t, conn, "SELECT pg_reload_conf()")
+	mustExec(ctx, t, conn, schemaSQL)
+	base := databaseSize(ctx, t, conn)
+
+	workers := min(max(runtime.NumCPU(), 2), 4)
+	conns := make([]*pgx.Conn, workers)
+	for i := range conns {
+		conns[i] = pg.Connect(t, database)
+		mustExec(ctx, t, conns[i], "SET synchronous_commit = off")
+	}
+	var units int64
+	fill := func(n int64) {
+		chunks := make(chan [2]int64)
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		var errs []error
+		for _, c := range conns {
+			wg.Go(func() {
+				for ch := range chunks {
+					for _, q := range fillSQL {
+						if _, err := c.Exec(ctx, q, ch[0], ch[1]); err != nil {
+							mu.Lock()
+							errs = append(errs, fmt.Errorf("units %d-%d: %w", ch[0], ch[1], err))
+							mu.Unlock()
+							return
+						}
+					}
+				}
+			})
+		}
+		for end := units + n; units < end; {
+			next := min(units+chunkUnits, end)
+			chunks <- [2]int64{units, next}
+			units = next
+		}
+		close(chunks)
+		wg.Wait()
+		if err := errors.Join(errs...); err != nil {
+			t.Fatalf("generate data: %v", err)
+		}
+	}
+
+	start := time.Now()
+	fill(int64(workers) * calibrationUnits)
+	for size := databaseSize(ctx, t, conn); ; size = databaseSize(ctx, t, conn) {
+		perUnit := max((size-base)/units, 1)
+		if size+perUnit/2 >= target {
+			break
+		}
+		fill((target - size + perUnit - 1) / perUnit)
+	}
+	r.Generate = time.Since(start)
+
+	start = time.Now()
+	mustExec(ctx, t, conn, "VACUUM (ANALYZE)")
+	mustExec(ctx, t, conn, "CHECKPOINT")
+	r.Vacuum = time.Since(start)
+
+	r.DatabaseBytes = databaseSize(ctx, t, conn)
+	r.Rows = map[string]int64{}
+	for _, table := range benchTables {
+		var rows, tableBytes, indexBytes int64
+		err := conn.QueryRow(ctx, `SELECT reltuples::bigint, pg_table_size(oid), pg_indexes_size(oid) FROM pg_class WHERE oid = $1::regclass`, table).
+			Scan(&rows, &tableBytes, &indexBytes)
+		if err != nil {
+			t.Fatalf("size of %s: %v", table, err)
+		}
+		r.Rows[table] = rows
+		r.TableBytes += tableBytes
+		r.IndexBytes += indexBytes
+	}
+}
+
+func mustExec(ctx context.Context, t *testing.T, conn *pgx.Conn, sql string) {
+	t.Helper()
+	if _, err := conn.Exec(ctx, sql); err != nil {
+		t.Fatalf("%s: %v", strings.Fields(sql)[0], err)
+	}
+}
+
+func databaseSize(ctx context.Context, t *testing.T, conn *pgx.Conn) int64 {
+	t.Helper()
+	var n int64
+	if err := conn.QueryRow(ctx, "SELECT pg_database_size(current_database())").Scan(&n); err != nil {
+		t.Fatalf("pg_database_size: %v", err)
+	}
+	return n
+}
+
+// box is the bench container every contender runs in: on the network of
+// the PostgreSQL and S3 fixtures, with pg_dump 17, awscli, GNU time and the
+// agent, and the libpq and AWS environment all three use.
+type box struct {
+	ctr *testcontainers.DockerContainer
+	// server is the PostgreSQL container, whose CPU time is read around
+	// each run.
+	server *testcontainers.DockerContainer
+}
+
+func startBox(t *testing.T, nw *testcontainers.DockerNetwork, pg *fixtures.Postgres, store *fixtures.S3) *box {
+	t.Helper()
+	env := map[string]string{
+		"PGHOST":     pgAlias,
+		"PGPORT":     strconv.Itoa(pg.InternalPort),
+		"PGUSER":     pg.User,
+		"PGPASSWORD": pg.Password,
+		"PGDATABASE": database,
+		"PGSSLMODE":  "disable",
+
+		"AWS_ACCESS_KEY_ID":     store.AccessKey,
+		"AWS_SECRET_ACCESS_KEY": store.SecretKey,
+		"AWS_REGION":            fixtures.S3Region,
+		"AWS_ENDPOINT_URL_S3":   store.InternalEndpoint,
+		// awscli from 2.23 sends CRC checksums by default; the agent sends
+		// Content-MD5 only. Both as S3-compatible servers need them.
+		"AWS_REQUEST_CHECKSUM_CALCULATION": "when_required",
+		"AWS_RESPONSE_CHECKSUM_VALIDATION": "when_required",
+
+		"PGBACKUP_TERMINATION_LOG": scratch + "/result.json",
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	ctr, err := testcontainers.Run(ctx, benchImage,
+		testcontainers.WithLabels(map[string]string{fixtures.Label: "true"}),
+		testcontainers.WithEnv(env),
+		testcontainers.WithEntrypoint("sleep"),
+		testcontainers.WithCmd("infinity"),
+		testcontainers.WithFiles(testcontainers.ContainerFile{
+			HostFilePath: fixtures.AgentBinary(t), ContainerFilePath: "/usr/local/bin/pgbackup", FileMode: 0o755,
+		}),
+		network.WithNetwork(nil, nw),
+	)
+	testcontainers.CleanupContainer(t, ctr)
+	if err != nil {
+		t.Fatalf("start %s: %v", benchImage, err)
+	}
+	return &box{ctr: ctr, server: pg.Container}
+}
+
+// measure runs argv under bench-measure, fails the test if it fails, and
+// returns the measurement with the server's CPU time meanwhile.
+func (b *box) measure(t *testing.T, name string, argv ...string) measurement {
+	t.Helper()
+	m, _ := b.measureOutput(t, name, argv...)
+	return m
+}
+
+// measureOutput is measure that also returns argv's output.
+func (b *box) measureOutput(t *testing.T, name string, argv ...string) (measurement, string) {
+	t.Helper()
+	report := scratch + "/" + name + ".measure"
+	cpu := cpuUsage(t, b.server)
+	code, out := execIn(t, b.ctr, append([]string{"bench-measure", report}, argv...))
+	server := cpuUsage(t, b.server) - cpu
+	if code != 0 {
+		t.Fatalf("%s: %s exited with %d:\n%s", name, strings.Join(argv, " "), code, out)
+	}
+	m, err := parseMeasurement(b.shell(t, "cat "+report))
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	m.ServerCPU = server
+	return m, out
+}
+
+// classic runs (b): pg_dump with its default compression (gzip) to a file,
+// then aws s3 cp, timed together as one script and each on its own. It
+// checks that the object arrived whole.
+func (b *box) classic(t *testing.T, bucket string, store *fixtures.S3) (run, dump, upload measurement, stored int64) {
+	t.Helper()
+	const key = "classic/" + database + ".dump"
+	file := scratch + "/" + database + ".dump"
+	// Redirected, not -f: pg_dump fsyncs a file it opens itself, which a
+	// script writing to stdout does not pay for; the cheaper variant is
+	// the one to beat.
+	script := fmt.Sprintf("bench-measure %[1]s/b-dump.measure sh -c 'pg_dump -Fc >%[2]s' && "+
+		`bench-measure %[1]s/b-upload.measure aws s3 cp --only-show-errors --endpoint-url "$AWS_ENDPOINT_URL_S3" %[2]s s3://%[3]s/%[4]s`,
+		scratch, file, bucket, key)
+	run = b.measure(t, "b", "sh", "-c", script)
+	var err error
+	if dump, err = parseMeasurement(b.shell(t, "cat "+scratch+"/b-dump.measure")); err != nil {
+		t.Fatal(err)
+	}
+	if upload, err = parseMeasurement(b.shell(t, "cat "+scratch+"/b-upload.measure")); err != nil {
+		t.Fatal(err)
+	}
+	if stored, err = strconv.ParseInt(b.shell(t, "stat -c %s "+file+" && rm -f "+file), 10, 64); err != nil {
+		t.Fatalf("size of %s: %v", file, err)
+	}
+	if size := objectSize(t, store, bucket, key); size != stored {
+		t.Fatalf("(b) stored %d bytes at %s, the file had %d", size, key, stored)
+	}
+	return run, dump, upload, stored
+}
+
+// agent runs (c), `pgbackup backup` with the default format and
+// compression, and checks its result and manifest. It returns the stored
+// size and the bytes the agent read from pg_dump.
+func (b *box) agent(t *testing.T, bucket string, store *fixtures.S3) (run measurement, stored, dumped int64) {
+	t.Helper()
+	const prefix = "agent"
+	b.shell(t, "rm -f "+scratch+"/result.json")
+	run, out := b.measureOutput(t, "c", "pgbackup", "backup", "--destination", "s3://"+bucket+"/"+prefix, "--databases", database)
+
+	var res result.Result
+	if err := json.Unmarshal([]byte(b.shell(t, "cat "+scratch+"/result.json")), &res); err != nil {
+		t.Fatalf("(c) result: %v\n%s", err, out)
+	}
+	if res.Result != result.Succeeded || res.BackupID == "" {
+		t.Fatalf("(c) result %+v\n%s", res, out)
+	}
+	m := readManifest(t, store, bucket, manifest.Key(prefix, res.BackupID))
+	obj, ok := m.Database(database)
+	if !ok || m.Compression != "zstd:3" {
+		t.Fatalf("(c) manifest of %s: compression %q, databases %+v", res.BackupID, m.Compression, m.Databases)
+	}
+	if size := objectSize(t, store, bucket, obj.Key); size != obj.Size {
+		t.Fatalf("(c) manifest says %d bytes for %s, S3 has %d", obj.Size, obj.Key, size)
+	}
+	return run, obj.Size, dumpedBytes(t, out)
+}
+
+// shell runs a helper command (not measured) in the box and returns its
+// trimmed output; it fails the test if the command fails.
+func (b *box) shell(t *testing.T, script string) string {
+	t.Helper()
+	code, out := execIn(t, b.ctr, []string{"sh", "-c", script})
+	if code != 0 {
+		t.Fatalf("%s: exit %d: %s", script, code, out)
+	}
+	return strings.TrimSpace(out)
+}
+
+func execIn(t *testing.T, ctr *testcontainers.DockerContainer, argv []string) (int, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), stepTimeout)
+	defer cancel()
+	code, rd, err := ctr.Exec(ctx, argv, tcexec.Multiplexed())
+	if err != nil {
+		t.Fatalf("exec %q: %v", argv, err)
+	}
+	out, err := io.ReadAll(rd)
+	if err != nil {
+		t.Fatalf("exec %q: output: %v", argv, err)
+	}
+	return code, string(out)
+}
+
+// cpuUsage is the CPU time a container has used so far, from its cgroup
+// (v1 or v2).
+func cpuUsage(t *testing.T, ctr *testcontainers.DockerContainer) time.Duration {
+	t.Helper()
+	const script = `if [ -r /sys/fs/cgroup/cpu.stat ]; then awk '$1 == "usage_usec" { print $2 "000" }' /sys/fs/cgroup/cpu.stat; ` +
+		`else cat /sys/fs/cgroup/cpuacct/cpuacct.usage; fi`
+	code, out := execIn(t, ctr, []string{"sh", "-c", script})
+	ns, err := strconv.ParseInt(strings.TrimSpace(out), 10, 64)
+	if code != 0 || err != nil {
+		t.Fatalf("container CPU usage: exit %d, %q", code, out)
+	}
+	return time.Duration(ns)
+}
+
+func readManifest(t *testing.T, store *fixtures.S3, bucket, key string) *manifest.Manifest {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	obj, err := store.Client().GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
+	if err != nil {
+		t.Fatalf("(c) stored no manifest at %s: %v", key, err)
+	}
+	defer func() { _ = obj.Body.Close() }()
+	body, err := io.ReadAll(obj.Body)
+	if err != nil {
+		t.Fatalf("read %s: %v", key, err)
+	}
+	m, err := manifest.Unmarshal(body)
+	if err != nil {
+		t.Fatalf("(c) manifest %s: %v", key, err)
+	}
+	return m
+}
+
+func objectSize(t *testing.T, store *fixtures.S3, bucket, key string) int64 {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	head, err := store.Client().HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
+	if err != nil {
+		t.Fatalf("head %s: %v", key, err)
+	}
+	return aws.ToInt64(head.ContentLength)
+}
+
+// dumpedBytes reads the raw byte count from the agent's "Database dumped"
+// log line.
+func dumpedBytes(t *testing.T, logs string) int64 {
+	t.Helper()
+	sc := bufio.NewScanner(strings.NewReader(logs))
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		var line struct {
+			Msg    string `json:"msg"`
+			Dumped int64  `json:"dumpedBytes"`
+		}
+		if json.Unmarshal(sc.Bytes(), &line) == nil && line.Msg == "Database dumped" {
+			return line.Dumped
+		}
+	}
+	t.Fatalf("(c) logged no \"Database dumped\" line:\n%s", logs)
+	return 0
+}
+
+// machine describes this machine; the containers run on it, without CPU or
+// memory limits.
+func machine() string {
+	model := "unknown CPU"
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for line := range strings.Lines(string(b)) {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+				model = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	mem := "unknown memory"
+	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
+		var kb int64
+		if _, err := fmt.Sscanf(string(b), "MemTotal: %d kB", &kb); err == nil {
+			mem = fmt.Sprintf("%.1f GiB RAM", float64(kb)/(1<<20))
+		}
+	}
+	kernel, _ := os.ReadFile("/proc/sys/kernel/osrelease")
+	return fmt.Sprintf("%d CPUs (nproc; %s), %s, Linux %s; containers without CPU or memory limits",
+		runtime.NumCPU(), model, mem, strings.TrimSpace(string(kernel)))
+}
+
+func loadavg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
+}
