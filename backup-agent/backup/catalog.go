@@ -29,3 +29,7 @@ func (c pgCatalog) Databases(ctx context.Context) ([]pgclient.Database, error) {
 }
 
 func (c pgCatalog) Close(ctx context.Context) error { return c.conn.Close(ctx) }
+
+func (c pgCatalog) Superuser(ctx context.Context) (bool, error) {
+	return pgclient.Superuser(ctx, c.conn)
+}

@@ -3,14 +3,17 @@ package backup
 import (
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"time"
 
 	"github.com/spf13/pflag"
 
 	"github.com/pgbackup/pgbackup/backup-agent/compress"
+	"github.com/pgbackup/pgbackup/backup-agent/crypt"
 	"github.com/pgbackup/pgbackup/backup-agent/manifest"
 	"github.com/pgbackup/pgbackup/backup-agent/result"
+	"github.com/pgbackup/pgbackup/backup-agent/retention"
 	"github.com/pgbackup/pgbackup/backup-agent/storage"
 )
 
@@ -23,6 +26,10 @@ type Options struct {
 	Databases []string
 	// Format is pg_dump's output format: custom or plain.
 	Format string
+	// Jobs is pg_dump -j for the directory format.
+	Jobs int
+	// SpoolDir is scratch space (the PVC), needed by the directory format.
+	SpoolDir string
 	// Compression is zstd[:LEVEL], gzip[:LEVEL] or none.
 	Compression string
 	// S3PathStyle forces path-style addressing on or off; nil means on
@@ -37,14 +44,34 @@ type Options struct {
 	TerminationLog string
 	// ProgressInterval is how often progress is logged.
 	ProgressInterval time.Duration
+	// Globals is auto, true or false: whether to dump roles and
+	// tablespaces with pg_dumpall --globals-only. auto skips them, with a
+	// warning, when the role may not read them.
+	Globals string
+	// NoRolePasswords dumps roles without their password hashes.
+	NoRolePasswords bool
+	// AgeRecipients and AgeRecipientsFile encrypt the backup with age.
+	AgeRecipients     []string
+	AgeRecipientsFile string
+	// Retention is applied after a fully successful run only.
+	Retention retention.Policy
 
 	pathStyle bool
 }
+
+// The values of --globals.
+const (
+	GlobalsAuto  = "auto"
+	GlobalsTrue  = "true"
+	GlobalsFalse = "false"
+)
 
 // DefaultOptions are the defaults of the flags.
 func DefaultOptions() Options {
 	return Options{
 		Format:            string(manifest.FormatCustom),
+		Globals:           GlobalsAuto,
+		Jobs:              1,
 		Compression:       compress.Default.String(),
 		UploadConcurrency: storage.DefaultConcurrency,
 		ConnectRetries:    3,
@@ -57,13 +84,20 @@ func DefaultOptions() Options {
 func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.Destination, "destination", o.Destination, "where backups go: s3://BUCKET/PREFIX (required)")
 	fs.StringSliceVar(&o.Databases, "databases", o.Databases, "databases to dump, comma-separated (default: every connectable non-template database)")
-	fs.StringVar(&o.Format, "format", o.Format, "pg_dump format: custom or plain")
+	fs.StringVar(&o.Format, "format", o.Format, "pg_dump format: custom, plain, or directory (dumped in parallel into --spool-dir, stored as one tar)")
+	fs.IntVar(&o.Jobs, "jobs", o.Jobs, "pg_dump -j: parallel dump jobs, for --format directory")
+	fs.StringVar(&o.SpoolDir, "spool-dir", o.SpoolDir, "scratch space (the PVC); needed by --format directory")
 	fs.StringVar(&o.Compression, "compression", o.Compression, "zstd[:LEVEL], gzip[:LEVEL] or none (done by the agent; pg_dump runs with -Z0)")
 	fs.BoolVar(&o.pathStyle, "s3-path-style", false, "path-style S3 addressing (default: on when a custom endpoint is set)")
 	fs.IntVar(&o.UploadConcurrency, "upload-concurrency", o.UploadConcurrency, "parts of an object uploaded in parallel (memory: about (N+1) x part size)")
 	fs.IntVar(&o.ConnectRetries, "connect-retries", o.ConnectRetries, "retries of a failed PostgreSQL connection, with backoff (a refused login is not retried)")
 	fs.StringVar(&o.TerminationLog, "termination-log", o.TerminationLog, "where the result JSON goes (default: /dev/termination-log when writable)")
 	fs.DurationVar(&o.ProgressInterval, "progress-interval", o.ProgressInterval, "how often progress is logged")
+	fs.StringVar(&o.Globals, "globals", o.Globals, "also dump roles and tablespaces (pg_dumpall --globals-only): auto (skip with a warning when not permitted), true (a failure fails the run) or false")
+	fs.BoolVar(&o.NoRolePasswords, "no-role-passwords", o.NoRolePasswords, "dump roles without password hashes (lets a non-superuser dump globals)")
+	fs.StringArrayVar(&o.AgeRecipients, "age-recipient", o.AgeRecipients, "encrypt for this age public key (age1...); repeatable")
+	fs.StringVar(&o.AgeRecipientsFile, "age-recipients-file", o.AgeRecipientsFile, "encrypt for the age public keys in this file, one per line")
+	o.Retention.AddFlags(fs)
 }
 
 // Complete reads what AddFlags cannot express directly (whether a boolean
@@ -80,6 +114,7 @@ type settings struct {
 	bucket, prefix string
 	format         manifest.Format
 	compression    compress.Spec
+	recipients     crypt.Recipients
 }
 
 // validate checks the options and returns them parsed. All problems are
@@ -94,12 +129,27 @@ func (o *Options) validate() (settings, error) {
 		errs = append(errs, err)
 	}
 	switch f := manifest.Format(o.Format); f {
-	case manifest.FormatCustom, manifest.FormatPlain:
+	case manifest.FormatCustom, manifest.FormatPlain, manifest.FormatDirectory:
 		s.format = f
-	case manifest.FormatDirectory:
-		errs = append(errs, errors.New("--format directory is not available in this build yet: use custom or plain"))
 	default:
-		errs = append(errs, fmt.Errorf("--format %q: use custom or plain", o.Format))
+		errs = append(errs, fmt.Errorf("--format %q: use custom, plain or directory", o.Format))
+	}
+	if o.Jobs < 1 || o.Jobs > 64 {
+		errs = append(errs, fmt.Errorf("--jobs %d: must be between 1 and 64", o.Jobs))
+	} else if o.Jobs > 1 && s.format != manifest.FormatDirectory {
+		errs = append(errs, errors.New("--jobs above 1 needs --format directory (pg_dump dumps in parallel only to a directory)"))
+	}
+	if s.format == manifest.FormatDirectory {
+		if o.SpoolDir == "" {
+			errs = append(errs, errors.New("--format directory needs --spool-dir (the spool volume), where pg_dump writes before the upload"))
+		} else if st, err := os.Stat(o.SpoolDir); err != nil || !st.IsDir() {
+			errs = append(errs, fmt.Errorf("--spool-dir %s is not a directory", o.SpoolDir))
+		}
+	}
+	switch o.Globals {
+	case GlobalsAuto, GlobalsTrue, GlobalsFalse:
+	default:
+		errs = append(errs, fmt.Errorf("--globals %q: use auto, true or false", o.Globals))
 	}
 	if s.compression, err = compress.Parse(o.Compression); err != nil {
 		errs = append(errs, fmt.Errorf("--compression: %w", err))
@@ -112,6 +162,12 @@ func (o *Options) validate() (settings, error) {
 	}
 	if o.ProgressInterval <= 0 {
 		errs = append(errs, fmt.Errorf("--progress-interval %s: must be positive", o.ProgressInterval))
+	}
+	if s.recipients, err = crypt.ParseRecipients(o.AgeRecipients, o.AgeRecipientsFile); err != nil {
+		errs = append(errs, err)
+	}
+	if err := o.Retention.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	for _, db := range o.Databases {
 		if db == "" {

@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"io"
 	"os"
 	"path/filepath"
@@ -13,10 +12,12 @@ import (
 	"testing"
 	"time"
 
+	"filippo.io/age"
 	"github.com/go-logr/logr"
 	"github.com/go-logr/logr/testr"
 
 	"github.com/pgbackup/pgbackup/backup-agent/compress"
+	"github.com/pgbackup/pgbackup/backup-agent/crypt"
 	"github.com/pgbackup/pgbackup/backup-agent/manifest"
 	"github.com/pgbackup/pgbackup/backup-agent/pgclient"
 	"github.com/pgbackup/pgbackup/backup-agent/pgdump"
@@ -42,14 +43,29 @@ echo "-- end of $PGDATABASE"
 	if err := os.WriteFile(filepath.Join(dir, "pg_dump"), []byte(script), 0o755); err != nil {
 		t.Fatal(err)
 	}
+	// pg_dumpall --globals-only: refused like a non-superuser's when
+	// FAKE_DUMPALL_DENIED is set and --no-role-passwords is not given.
+	dumpall := `#!/bin/sh
+if [ "$1" = "--version" ]; then echo "pg_dumpall (PostgreSQL) ` + version + `"; exit 0; fi
+case " $* " in *" --no-role-passwords "*) nopw=1 ;; esac
+if [ -n "$FAKE_DUMPALL_DENIED" ] && [ -z "$nopw" ]; then echo "pg_dumpall: error: query failed: ERROR:  permission denied for table pg_authid" >&2; exit 1; fi
+echo "-- globals with $*"
+echo "CREATE ROLE app;"
+`
+	if err := os.WriteFile(filepath.Join(dir, "pg_dumpall"), []byte(dumpall), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	t.Setenv(pgdump.BinDirEnv, dir)
 }
 
 type fakeCatalog struct {
 	server pgclient.ServerVersion
 	dbs    []pgclient.Database
+	super  bool
 	err    error
 }
+
+func (f fakeCatalog) Superuser(context.Context) (bool, error) { return f.super, nil }
 
 func (f fakeCatalog) Server(context.Context) (pgclient.ServerVersion, error) { return f.server, nil }
 func (f fakeCatalog) Databases(context.Context) ([]pgclient.Database, error) {
@@ -317,4 +333,156 @@ func (f *failingStore) PutIfAbsent(ctx context.Context, key string, body []byte,
 	return f.MemStore.PutIfAbsent(ctx, key, body, ct)
 }
 
-var _ = errors.New
+func TestRunAppliesRetentionOnlyAfterSuccess(t *testing.T) {
+	fakePgDump(t, "17.2")
+	store := newStore()
+	clock := time.Date(2026, 11, 29, 3, 0, 0, 0, time.UTC)
+	d := deps(store, pg17)
+	d.Now = func() time.Time { return clock }
+	opts := options("app")
+	opts.Retention.KeepLast = 2
+	for range 3 {
+		if _, err := Run(context.Background(), testr.New(t), opts, d); err != nil {
+			t.Fatal(err)
+		}
+		clock = clock.Add(time.Hour)
+	}
+	completeIDs := func() []string {
+		var ids []string
+		for _, k := range keys(t, store) {
+			if strings.HasSuffix(k, "/manifest.json") {
+				ids = append(ids, strings.Split(k, "/")[2])
+			}
+		}
+		return ids
+	}
+	if got := strings.Join(completeIDs(), " "); got != "20261129T040000Z 20261129T050000Z" {
+		t.Fatalf("after three runs with keep-last 2: %s", got)
+	}
+
+	// A failed run deletes nothing, however strict the policy.
+	t.Setenv("FAKE_FAIL_DB", "app")
+	opts.Retention.KeepLast = 1
+	if _, err := Run(context.Background(), testr.New(t), opts, d); err == nil {
+		t.Fatal("want a failure")
+	}
+	if got := strings.Join(completeIDs(), " "); got != "20261129T040000Z 20261129T050000Z" {
+		t.Fatalf("a failed run changed the backups: %s", got)
+	}
+}
+
+func TestRunEncrypted(t *testing.T) {
+	fakePgDump(t, "17.2")
+	id, err := age.GenerateX25519Identity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyFile := filepath.Join(t.TempDir(), "key.txt")
+	if err := os.WriteFile(keyFile, []byte(id.String()+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	store := newStore()
+	opts := options("app")
+	opts.AgeRecipients = []string{id.Recipient().String()}
+	res, err := Run(context.Background(), testr.New(t), opts, deps(store, pg17))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := manifest.Unmarshal(readAll(t, store, "team/pg/"+res.BackupID+"/manifest.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Encryption == nil || m.Encryption.Type != "age" || len(m.Encryption.Recipients) != 1 || m.Encryption.Recipients[0] != id.Recipient().String() {
+		t.Fatalf("manifest encryption %+v", m.Encryption)
+	}
+	obj := m.Databases[0]
+	if !strings.HasSuffix(obj.Key, "/app.dump.zst.age") {
+		t.Fatalf("key %s, want .dump.zst.age", obj.Key)
+	}
+	stored := readAll(t, store, obj.Key)
+	if bytes.Contains(stored, []byte("INSERT INTO")) {
+		t.Fatal("the stored object holds plaintext")
+	}
+	ids, err := crypt.LoadIdentities(keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec, err := ids.NewReader(bytes.NewReader(stored), obj.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zr, err := compress.Default.NewReader(dec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, err := io.ReadAll(zr)
+	if err != nil || !strings.HasSuffix(string(plain), "-- end of app\n") {
+		t.Fatalf("decrypted dump: %v, %.60q", err, plain)
+	}
+}
+
+func TestRunGlobals(t *testing.T) {
+	superPG := pg17
+	superPG.super = true
+	tests := []struct {
+		name        string
+		cat         fakeCatalog
+		mode        string
+		noPasswords bool
+		denied      bool
+		wantCode    int
+		wantGlobals string // substring of the stored globals; "" = none stored
+		wantSkipped string // substring of the skip reason
+	}{
+		{name: "auto, superuser", cat: superPG, mode: "auto", wantGlobals: "CREATE ROLE app"},
+		{name: "auto, not superuser: skipped with a reason", cat: pg17, mode: "auto", wantSkipped: "not a superuser"},
+		{name: "auto, not superuser, no role passwords", cat: pg17, mode: "auto", noPasswords: true, denied: true, wantGlobals: "--no-role-passwords"},
+		{name: "auto, refused anyway: skipped", cat: superPG, mode: "auto", denied: true, wantSkipped: "permission denied"},
+		{name: "true, refused: the run fails", cat: pg17, mode: "true", denied: true, wantCode: 4},
+		{name: "false", cat: superPG, mode: "false"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fakePgDump(t, "17.2")
+			if tt.denied {
+				t.Setenv("FAKE_DUMPALL_DENIED", "1")
+			}
+			store := newStore()
+			opts := options("app")
+			opts.Globals, opts.NoRolePasswords = tt.mode, tt.noPasswords
+			res, err := Run(context.Background(), testr.New(t), opts, deps(store, tt.cat))
+			if got := result.ExitCode(err); got != tt.wantCode {
+				t.Fatalf("exit %d (%v), want %d", got, err, tt.wantCode)
+			}
+			if tt.wantCode != 0 {
+				if k := keys(t, store); len(k) != 0 {
+					t.Fatalf("failed run left %v", k)
+				}
+				return
+			}
+			m, err := manifest.Unmarshal(readAll(t, store, "team/pg/"+res.BackupID+"/manifest.json"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			switch {
+			case tt.wantGlobals != "":
+				if m.Globals == nil || !strings.HasSuffix(m.Globals.Key, "/globals.sql.zst") {
+					t.Fatalf("globals %+v", m.Globals)
+				}
+				zr, _ := compress.Default.NewReader(bytes.NewReader(readAll(t, store, m.Globals.Key)))
+				b, _ := io.ReadAll(zr)
+				if !strings.Contains(string(b), tt.wantGlobals) {
+					t.Fatalf("globals dump %q lacks %q", b, tt.wantGlobals)
+				}
+			case m.Globals != nil:
+				t.Fatalf("globals stored: %+v", m.Globals)
+			}
+			if !strings.Contains(m.GlobalsSkipped, tt.wantSkipped) || (tt.wantSkipped == "") != (m.GlobalsSkipped == "") {
+				t.Fatalf("globalsSkipped %q, want %q", m.GlobalsSkipped, tt.wantSkipped)
+			}
+			if tt.wantSkipped != "" && (len(res.Warnings) == 0 || !strings.Contains(res.Warnings[0], tt.wantSkipped)) {
+				t.Fatalf("result warnings %v: a skip must be reported", res.Warnings)
+			}
+		})
+	}
+}

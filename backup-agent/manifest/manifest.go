@@ -60,7 +60,10 @@ type Manifest struct {
 	Compression   string      `json:"compression"`
 	Encryption    *Encryption `json:"encryption"`
 	Globals       *Object     `json:"globals"`
-	Databases     []Object    `json:"databases"`
+	// GlobalsSkipped says why globals were not dumped (empty when they
+	// were, or were not asked for).
+	GlobalsSkipped string   `json:"globalsSkipped,omitempty"`
+	Databases      []Object `json:"databases"`
 }
 
 // Server is the PostgreSQL server that was dumped.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -19,6 +20,9 @@ const DefaultConnectTimeout = 10 * time.Second
 
 // Options control Connect.
 type Options struct {
+	// ConnString is a libpq URL or keyword/value string; empty means the
+	// libpq environment alone (which also fills what ConnString omits).
+	ConnString string
 	// Database overrides PGDATABASE when not empty.
 	Database string
 	// Retries is how many times a failed connection is retried (not a
@@ -31,14 +35,15 @@ type Options struct {
 // Connect opens a connection from the libpq environment, retrying
 // connection failures with exponential backoff.
 func Connect(ctx context.Context, log logr.Logger, opts Options) (*pgx.Conn, error) {
-	cfg, err := pgx.ParseConfig("")
+	cfg, err := pgx.ParseConfig(opts.ConnString)
 	if err != nil {
-		return nil, result.Errorf(result.ReasonConfigInvalid, "postgres settings from the environment: %w", err)
+		// pgx's parse errors can quote the string, password included.
+		return nil, result.Errorf(result.ReasonConfigInvalid, "postgres connection settings are invalid: %s", redactParseError(err, opts.ConnString))
 	}
 	switch {
 	case opts.Database != "":
 		cfg.Database = opts.Database
-	case os.Getenv("PGDATABASE") == "":
+	case opts.ConnString == "" && os.Getenv("PGDATABASE") == "":
 		// libpq would try a database named like the user, which a backup
 		// role seldom has; every cluster has "postgres".
 		cfg.Database = "postgres"
@@ -138,6 +143,15 @@ func Server(ctx context.Context, conn *pgx.Conn) (ServerVersion, error) {
 	return v, nil
 }
 
+// Superuser reports whether the connected role is a superuser.
+func Superuser(ctx context.Context, conn *pgx.Conn) (bool, error) {
+	var super bool
+	if err := conn.QueryRow(ctx, "SELECT rolsuper FROM pg_roles WHERE rolname = current_user").Scan(&super); err != nil {
+		return false, result.Errorf(result.ReasonConnectionFailed, "read role attributes: %w", err)
+	}
+	return super, nil
+}
+
 // Database is a database on the server.
 type Database struct {
 	Name string
@@ -200,4 +214,18 @@ func Select(all []Database, requested []string) ([]Database, error) {
 			"databases not found or not connectable on the server: %q (check --databases)", missing)
 	}
 	return picked, nil
+}
+
+// redactParseError describes a connection string parse error without the
+// string itself, which may hold a password.
+func redactParseError(err error, conn string) string {
+	var pe *pgconn.ParseConfigError
+	if errors.As(err, &pe) && pe.Unwrap() != nil {
+		err = pe.Unwrap()
+	}
+	msg := err.Error()
+	if conn != "" {
+		msg = strings.ReplaceAll(msg, conn, "<connection string>")
+	}
+	return msg
 }

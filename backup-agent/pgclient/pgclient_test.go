@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/go-logr/logr"
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/pgbackup/pgbackup/backup-agent/result"
@@ -77,5 +78,20 @@ func TestSelect(t *testing.T) {
 				t.Fatalf("Select = %v, want %v", names, tt.want)
 			}
 		})
+	}
+}
+
+func TestConnectBadStringHidesPassword(t *testing.T) {
+	for _, conn := range []string{
+		"postgres://app:hunter2@db:notaport/app",
+		"host=db password=hunter2 port=notaport",
+	} {
+		_, err := Connect(context.Background(), logr.Discard(), Options{ConnString: conn})
+		if result.ExitCode(err) != result.ExitConfig {
+			t.Errorf("%q: err %v, want ConfigInvalid", conn, err)
+		}
+		if err != nil && strings.Contains(err.Error(), "hunter2") {
+			t.Errorf("error %q repeats the password", err)
+		}
 	}
 }

@@ -30,6 +30,8 @@ type Command struct {
 	Env []string
 	// Reason classifies a failure of the program (DumpFailed for pg_dump).
 	Reason result.Reason
+	// Stderr, when set, also receives the program's standard error.
+	Stderr io.Writer
 }
 
 // Stream is the standard output of a running program. Read returns io.EOF
@@ -141,6 +143,8 @@ func Hint(stderr string) string {
 		return " (hint: pg_dump needs ACCESS SHARE locks on every table; a session holding ACCESS EXCLUSIVE blocks it)"
 	case strings.Contains(stderr, "server version") && strings.Contains(stderr, "mismatch"):
 		return " (hint: pg_dump must be at least the server's major version)"
+	case strings.Contains(stderr, "cannot drop inherited constraint"):
+		return " (hint: pg_restore --clean cannot drop the keys of partitioned tables; restore into a new database with --create instead)"
 	case strings.Contains(stderr, "permission denied"):
 		return " (hint: the backup role needs to read every object; use a superuser or a role with pg_read_all_data)"
 	}

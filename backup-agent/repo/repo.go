@@ -1,0 +1,210 @@
+package repo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/pgbackup/pgbackup/backup-agent/manifest"
+	"github.com/pgbackup/pgbackup/backup-agent/result"
+	"github.com/pgbackup/pgbackup/backup-agent/storage"
+)
+
+// maxManifestBytes bounds a manifest read: a manifest lists objects, not
+// data, so anything larger is not one of ours.
+const maxManifestBytes = 16 << 20
+
+// fetchConcurrency is how many manifests are read at once when listing.
+const fetchConcurrency = 8
+
+// Entry is one backup id found under the prefix.
+type Entry struct {
+	ID string
+	// Started is the start time encoded in the id.
+	Started time.Time
+	// Complete is true when the backup has a manifest.
+	Complete bool
+	// Objects are every object stored under the backup's directory,
+	// manifest included.
+	Objects []storage.Object
+}
+
+// Repo is the backups under one prefix of a store.
+type Repo struct {
+	Store  storage.Store
+	Prefix string
+}
+
+// Scan lists every backup id under the prefix, complete or not, oldest
+// first, from one paginated listing. Keys that are not under a backup id
+// directory are ignored.
+func (r Repo) Scan(ctx context.Context) ([]Entry, error) {
+	base := ""
+	if r.Prefix != "" {
+		base = r.Prefix + "/"
+	}
+	byID := map[string]*Entry{}
+	err := r.Store.List(ctx, base, func(o storage.Object) error {
+		rest := strings.TrimPrefix(o.Key, base)
+		id, name, ok := strings.Cut(rest, "/")
+		if !ok {
+			return nil
+		}
+		started, _, err := manifest.ParseID(id)
+		if err != nil {
+			return nil // not a backup directory
+		}
+		e := byID[id]
+		if e == nil {
+			e = &Entry{ID: id, Started: started}
+			byID[id] = e
+		}
+		e.Objects = append(e.Objects, o)
+		if name == manifest.FileName {
+			e.Complete = true
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list backups: %w", err)
+	}
+	entries := make([]Entry, 0, len(byID))
+	for _, e := range byID {
+		entries = append(entries, *e)
+	}
+	slices.SortFunc(entries, func(a, b Entry) int { return Compare(a.ID, b.ID) })
+	return entries, nil
+}
+
+// Compare orders backup ids by start time, then suffix.
+func Compare(a, b string) int {
+	ta, na, _ := manifest.ParseID(a)
+	tb, nb, _ := manifest.ParseID(b)
+	if c := ta.Compare(tb); c != 0 {
+		return c
+	}
+	return na - nb
+}
+
+// Manifest reads and validates the manifest of backup id. A missing
+// manifest or one that does not validate is IntegrityFailed: the backup
+// is incomplete or damaged, and must not be restored.
+func (r Repo) Manifest(ctx context.Context, id string) (*manifest.Manifest, error) {
+	key := manifest.Key(r.Prefix, id)
+	rc, err := r.Store.Get(ctx, key)
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil, result.Errorf(result.ReasonIntegrityFailed,
+			"backup %s has no manifest (%s): it does not exist or never completed, and cannot be restored", id, key)
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = rc.Close() }()
+	data, err := io.ReadAll(io.LimitReader(rc, maxManifestBytes+1))
+	if err != nil {
+		return nil, result.Errorf(result.ReasonStorageFailed, "read %s: %w", key, err)
+	}
+	if len(data) > maxManifestBytes {
+		return nil, result.Errorf(result.ReasonIntegrityFailed, "manifest %s is larger than %d bytes", key, maxManifestBytes)
+	}
+	m, err := manifest.Unmarshal(data)
+	if err != nil {
+		return nil, result.Errorf(result.ReasonIntegrityFailed, "manifest %s: %w", key, err)
+	}
+	if m.ID != id {
+		return nil, result.Errorf(result.ReasonIntegrityFailed, "manifest %s names backup %q", key, m.ID)
+	}
+	return m, nil
+}
+
+// Complete returns the manifests of every complete backup, newest first.
+// A manifest that cannot be read or does not validate is reported through
+// skip (and left out) rather than hiding every other backup.
+func (r Repo) Complete(ctx context.Context, skip func(id string, err error)) ([]*manifest.Manifest, error) {
+	entries, err := r.Scan(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var ids []string
+	for _, e := range slices.Backward(entries) {
+		if e.Complete {
+			ids = append(ids, e.ID)
+		}
+	}
+	manifests := make([]*manifest.Manifest, len(ids))
+	errs := make([]error, len(ids))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, fetchConcurrency)
+	for i, id := range ids {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			manifests[i], errs[i] = r.Manifest(ctx, id)
+		})
+	}
+	wg.Wait()
+	out := make([]*manifest.Manifest, 0, len(ids))
+	for i, m := range manifests {
+		if errs[i] != nil {
+			if result.ReasonOf(errs[i]) != result.ReasonIntegrityFailed {
+				return nil, errs[i]
+			}
+			if skip != nil {
+				skip(ids[i], errs[i])
+			}
+			continue
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+// Selector names a backup: the latest, an id, or the newest at or before a
+// time.
+type Selector struct {
+	// ID is "latest" (or empty) or a backup id.
+	ID string
+	// At, when set, picks the newest complete backup started at or before it.
+	At time.Time
+}
+
+// Resolve returns the manifest of the selected backup.
+func (r Repo) Resolve(ctx context.Context, sel Selector) (*manifest.Manifest, error) {
+	if sel.ID != "" && sel.ID != "latest" {
+		if _, _, err := manifest.ParseID(sel.ID); err != nil {
+			return nil, result.Wrap(result.ReasonConfigInvalid, err)
+		}
+		return r.Manifest(ctx, sel.ID)
+	}
+	entries, err := r.Scan(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var lastErr error
+	for _, e := range slices.Backward(entries) {
+		if !e.Complete || (!sel.At.IsZero() && e.Started.After(sel.At)) {
+			continue
+		}
+		m, err := r.Manifest(ctx, e.ID)
+		if err != nil {
+			// A damaged manifest is not the latest good backup; say so
+			// if nothing older is found.
+			lastErr = err
+			continue
+		}
+		return m, nil
+	}
+	where := "under this destination"
+	if !sel.At.IsZero() {
+		where = "started at or before " + sel.At.UTC().Format(time.RFC3339)
+	}
+	if lastErr != nil {
+		return nil, result.Errorf(result.ReasonIntegrityFailed, "no readable complete backup %s: %w", where, lastErr)
+	}
+	return nil, result.Errorf(result.ReasonIntegrityFailed, "no complete backup %s", where)
+}

@@ -1,0 +1,152 @@
+package repo
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pgbackup/pgbackup/backup-agent/manifest"
+	"github.com/pgbackup/pgbackup/backup-agent/result"
+	"github.com/pgbackup/pgbackup/backup-agent/storage"
+)
+
+func put(t *testing.T, s storage.Store, key, body string) {
+	t.Helper()
+	if _, err := s.Upload(context.Background(), key, strings.NewReader(body)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func putManifest(t *testing.T, s storage.Store, prefix, id string) {
+	t.Helper()
+	started, _, err := manifest.ParseID(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := manifest.Manifest{
+		SchemaVersion: 1, ID: id, Status: manifest.StatusComplete, StartedAt: started, Format: manifest.FormatCustom, Compression: "zstd:3",
+		Databases: []manifest.Object{{Name: "app", Key: manifest.DatabaseKey(prefix, id, "app", manifest.FormatCustom, ".zst"), Size: 3, SHA256: strings.Repeat("0", 64)}},
+	}
+	b, err := m.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	put(t, s, m.Databases[0].Key, "abc")
+	put(t, s, manifest.Key(prefix, id), string(b))
+}
+
+// history: three complete backups, one incomplete (newest), one with a
+// corrupt manifest, and keys that are not backups at all.
+func history(t *testing.T) Repo {
+	s := &storage.MemStore{}
+	for _, id := range []string{"20261101T000000Z", "20261102T000000Z", "20261102T000000Z-1"} {
+		putManifest(t, s, "pg", id)
+	}
+	put(t, s, "pg/20261103T000000Z/app.dump.zst", "partial") // failed run
+	put(t, s, "pg/20261102T120000Z/manifest.json", "{broken")
+	put(t, s, "pg/notes.txt", "not a backup")
+	put(t, s, "pg/random-dir/file", "not a backup")
+	put(t, s, "pg-other/20261105T000000Z/manifest.json", "another prefix")
+	return Repo{Store: s, Prefix: "pg"}
+}
+
+func TestScan(t *testing.T) {
+	entries, err := history(t).Scan(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range entries {
+		mark := ""
+		if e.Complete {
+			mark = "+"
+		}
+		got = append(got, e.ID+mark)
+	}
+	want := "20261101T000000Z+ 20261102T000000Z+ 20261102T000000Z-1+ 20261102T120000Z+ 20261103T000000Z"
+	if strings.Join(got, " ") != want {
+		t.Fatalf("Scan = %v\nwant   %s", got, want)
+	}
+}
+
+func TestComplete(t *testing.T) {
+	var skipped []string
+	ms, err := history(t).Complete(context.Background(), func(id string, err error) { skipped = append(skipped, id) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, m := range ms {
+		ids = append(ids, m.ID)
+	}
+	if strings.Join(ids, " ") != "20261102T000000Z-1 20261102T000000Z 20261101T000000Z" {
+		t.Fatalf("Complete = %v, want newest first without the broken and incomplete ones", ids)
+	}
+	if strings.Join(skipped, " ") != "20261102T120000Z" {
+		t.Fatalf("skipped %v, want the corrupt manifest reported", skipped)
+	}
+}
+
+func TestResolve(t *testing.T) {
+	r := history(t)
+	at := func(s string) time.Time {
+		tm, err := time.Parse(time.RFC3339, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tm
+	}
+	tests := []struct {
+		name string
+		sel  Selector
+		want string
+		code int
+	}{
+		{"latest skips incomplete and corrupt", Selector{ID: "latest"}, "20261102T000000Z-1", 0},
+		{"empty means latest", Selector{}, "20261102T000000Z-1", 0},
+		{"by id", Selector{ID: "20261101T000000Z"}, "20261101T000000Z", 0},
+		{"at between", Selector{At: at("2026-11-01T12:00:00Z")}, "20261101T000000Z", 0},
+		{"at exact", Selector{At: at("2026-11-02T00:00:00Z")}, "20261102T000000Z-1", 0},
+		{"at before all", Selector{At: at("2026-10-01T00:00:00Z")}, "", result.ExitIntegrity},
+		{"incomplete id", Selector{ID: "20261103T000000Z"}, "", result.ExitIntegrity},
+		{"corrupt manifest", Selector{ID: "20261102T120000Z"}, "", result.ExitIntegrity},
+		{"unknown id", Selector{ID: "20261201T000000Z"}, "", result.ExitIntegrity},
+		{"malformed id", Selector{ID: "yesterday"}, "", result.ExitConfig},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m, err := r.Resolve(context.Background(), tt.sel)
+			if got := result.ExitCode(err); got != tt.code {
+				t.Fatalf("exit %d (%v), want %d", got, err, tt.code)
+			}
+			if tt.code == 0 && m.ID != tt.want {
+				t.Fatalf("Resolve = %s, want %s", m.ID, tt.want)
+			}
+		})
+	}
+}
+
+func TestFormats(t *testing.T) {
+	ms, err := history(t).Complete(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var table, js bytes.Buffer
+	if err := WriteTable(&table, ms); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(table.String()), "\n")
+	if len(lines) != 4 || !strings.HasPrefix(lines[0], "ID") || !strings.HasPrefix(lines[1], "20261102T000000Z-1") || !strings.Contains(lines[1], "zstd:3") {
+		t.Fatalf("table:\n%s", table.String())
+	}
+	if err := WriteJSON(&js, nil); err != nil || strings.TrimSpace(js.String()) != "[]" {
+		t.Fatalf("empty JSON = %q, %v", js.String(), err)
+	}
+	for n, want := range map[int64]string{0: "0 B", 1023: "1023 B", 1536: "1.5 KiB", 5 << 30: "5.0 GiB"} {
+		if got := HumanBytes(n); got != want {
+			t.Errorf("HumanBytes(%d) = %q, want %q", n, got, want)
+		}
+	}
+}

@@ -1,0 +1,77 @@
+package main
+
+import (
+	"io"
+
+	"github.com/go-logr/logr"
+	"github.com/spf13/cobra"
+
+	"github.com/pgbackup/pgbackup/backup-agent/repo"
+	"github.com/pgbackup/pgbackup/backup-agent/result"
+	"github.com/pgbackup/pgbackup/backup-agent/storage"
+	"github.com/pgbackup/pgbackup/internal/envflag"
+	"github.com/pgbackup/pgbackup/internal/logging"
+)
+
+type listOptions struct {
+	destination string
+	output      string
+}
+
+func newListCommand(stdout, stderr io.Writer) *cobra.Command {
+	var o listOptions
+	cmd := &cobra.Command{
+		Use:   "list --destination s3://BUCKET/PREFIX [-o table|json]",
+		Short: "List the complete backups under a destination, newest first",
+		Long: `List the complete backups (those with a manifest) under a destination, newest
+first. Incomplete backups (a run that failed or was interrupted) are not
+listed: they are not backups. S3 is reached through the AWS SDK's standard
+chain (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION, AWS_ENDPOINT_URL_S3).
+
+` + exitCodesHelp,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := envflag.Apply(cmd.Flags()); err != nil {
+				return result.Wrap(result.ReasonConfigInvalid, err)
+			}
+			log, err := logging.New(stderr, "info")
+			if err != nil {
+				return err
+			}
+			return runList(cmd, log, stdout, o)
+		},
+	}
+	cmd.Flags().StringVar(&o.destination, "destination", "", "where the backups are: s3://BUCKET/PREFIX (required)")
+	cmd.Flags().StringVarP(&o.output, "output", "o", "table", "output format: table or json (an array of manifests)")
+	return cmd
+}
+
+func runList(cmd *cobra.Command, log logr.Logger, stdout io.Writer, o listOptions) error {
+	if o.output != "table" && o.output != "json" {
+		return result.Errorf(result.ReasonConfigInvalid, "unknown output format %q: use table or json", o.output)
+	}
+	if o.destination == "" {
+		return result.Errorf(result.ReasonConfigInvalid, "--destination is required (s3://BUCKET/PREFIX)")
+	}
+	bucket, prefix, err := storage.ParseDestination(o.destination)
+	if err != nil {
+		return err
+	}
+	store, err := storage.New(cmd.Context(), storage.Config{Bucket: bucket})
+	if err != nil {
+		return err
+	}
+	r := repo.Repo{Store: store, Prefix: prefix}
+	ms, err := r.Complete(cmd.Context(), func(id string, err error) {
+		log.Error(err, "Skipping a backup whose manifest cannot be used", "backupId", id)
+	})
+	if err != nil {
+		return err
+	}
+	if o.output == "json" {
+		err = repo.WriteJSON(stdout, ms)
+	} else {
+		err = repo.WriteTable(stdout, ms)
+	}
+	return result.Wrap(result.ReasonInternal, err)
+}

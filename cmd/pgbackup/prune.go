@@ -1,0 +1,103 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/go-logr/logr"
+	"github.com/spf13/cobra"
+
+	"github.com/pgbackup/pgbackup/backup-agent/repo"
+	"github.com/pgbackup/pgbackup/backup-agent/result"
+	"github.com/pgbackup/pgbackup/backup-agent/retention"
+	"github.com/pgbackup/pgbackup/backup-agent/storage"
+	"github.com/pgbackup/pgbackup/internal/envflag"
+	"github.com/pgbackup/pgbackup/internal/logging"
+)
+
+type pruneOptions struct {
+	destination string
+	dryRun      bool
+	policy      retention.Policy
+}
+
+func newPruneCommand(stdout, stderr io.Writer) *cobra.Command {
+	var o pruneOptions
+	cmd := &cobra.Command{
+		Use:   "prune --destination s3://BUCKET/PREFIX --keep-... [--dry-run]",
+		Short: "Apply a retention policy by hand and sweep what failed runs left",
+		Long: `Apply the retention rules the agent applies after each successful backup:
+keep what any --keep-* rule selects (and, with --max-age, is younger than it),
+delete the other complete backups (manifest first), and sweep incomplete
+backups and open multipart uploads older than 24 hours. The newest complete
+backup is never deleted. --dry-run prints the same report and deletes nothing.
+
+` + exitCodesHelp,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := envflag.Apply(cmd.Flags()); err != nil {
+				return result.Wrap(result.ReasonConfigInvalid, err)
+			}
+			log, err := logging.New(stderr, "info")
+			if err != nil {
+				return err
+			}
+			return runPrune(cmd, log, stdout, o)
+		},
+	}
+	cmd.Flags().StringVar(&o.destination, "destination", "", "where the backups are: s3://BUCKET/PREFIX (required)")
+	cmd.Flags().BoolVar(&o.dryRun, "dry-run", false, "print what would be deleted and delete nothing")
+	o.policy.AddFlags(cmd.Flags())
+	return cmd
+}
+
+func runPrune(cmd *cobra.Command, log logr.Logger, stdout io.Writer, o pruneOptions) error {
+	if o.destination == "" {
+		return result.Errorf(result.ReasonConfigInvalid, "--destination is required (s3://BUCKET/PREFIX)")
+	}
+	if err := o.policy.Validate(); err != nil {
+		return result.Wrap(result.ReasonConfigInvalid, err)
+	}
+	if o.policy.Empty() {
+		return result.Errorf(result.ReasonConfigInvalid, "no retention rule given: set at least one of --keep-last, --keep-daily, --keep-weekly, --keep-monthly, --max-age")
+	}
+	bucket, prefix, err := storage.ParseDestination(o.destination)
+	if err != nil {
+		return err
+	}
+	store, err := storage.New(cmd.Context(), storage.Config{Bucket: bucket})
+	if err != nil {
+		return err
+	}
+	rep, err := retention.Apply(cmd.Context(), log, repo.Repo{Store: store, Prefix: prefix}, o.policy, time.Now(), o.dryRun)
+	if werr := writePruneReport(stdout, rep, o.dryRun); err == nil && werr != nil {
+		err = result.Wrap(result.ReasonInternal, werr)
+	}
+	return err
+}
+
+func writePruneReport(w io.Writer, rep retention.Report, dryRun bool) error {
+	verb := "deleted"
+	if dryRun {
+		verb = "would delete"
+	}
+	var b strings.Builder
+	for _, d := range rep.Kept {
+		fmt.Fprintf(&b, "keep    %s  (%s)\n", d.ID, strings.Join(d.Reasons, ", "))
+	}
+	for _, d := range rep.Deleted {
+		fmt.Fprintf(&b, "delete  %s\n", d.ID)
+	}
+	for _, id := range rep.Orphans {
+		fmt.Fprintf(&b, "sweep   %s  (incomplete: no manifest)\n", id)
+	}
+	for _, k := range rep.AbortedUploads {
+		fmt.Fprintf(&b, "abort   upload of %s  (open for more than 24h)\n", k)
+	}
+	fmt.Fprintf(&b, "%d kept; %s %d backups, %d incomplete backups and %d open uploads\n",
+		len(rep.Kept), verb, len(rep.Deleted), len(rep.Orphans), len(rep.AbortedUploads))
+	_, err := io.WriteString(w, b.String())
+	return err
+}
