@@ -20,6 +20,17 @@ LDFLAGS  := -s -w -X $(PKG)/internal/version.Version=$(VERSION) -X $(PKG)/intern
 # ---- pinned tools ------------------------------------------------------------
 GOLANGCI_LINT_VERSION ?= v2.15.0
 GOLANGCI_LINT         := $(BIN)/golangci-lint-$(GOLANGCI_LINT_VERSION)
+CONTROLLER_GEN_VERSION ?= v0.23.0
+CONTROLLER_GEN         := $(BIN)/controller-gen-$(CONTROLLER_GEN_VERSION)
+SETUP_ENVTEST_VERSION  ?= v0.25.1
+SETUP_ENVTEST          := $(BIN)/setup-envtest-$(SETUP_ENVTEST_VERSION)
+# envtest (the controller tests) needs kube-apiserver and etcd of this
+# version. KUBEBUILDER_ASSETS is honoured when set (../shared/ci/provision
+# prints it); setup-envtest is only for machines that can download them.
+ENVTEST_K8S_VERSION    ?= 1.37.2
+
+# Where `make manifests` writes the CRD and the ClusterRole.
+CHART_GENERATED := charts/pgbackup/generated
 
 # ---- test images -------------------------------------------------------------
 # Built locally: nothing is pulled. The Dockerfiles start FROM debian:*-slim,
@@ -58,16 +69,37 @@ tidy: ## Tidy go.mod and go.sum (the main and the tools modules)
 	$(GO) mod tidy
 	cd images/testing/s3/tools && $(GO) mod tidy
 
+.PHONY: generate
+generate: $(CONTROLLER_GEN) ## Generate the API's DeepCopy methods (controller-gen)
+	$(CONTROLLER_GEN) object paths=./controller/api/...
+
+.PHONY: manifests
+manifests: $(CONTROLLER_GEN) ## Generate the CRD and the controller's ClusterRole into the chart
+	rm -rf $(CHART_GENERATED)/crds $(CHART_GENERATED)/rbac
+	$(CONTROLLER_GEN) crd rbac:roleName=pgbackup-controller paths=./controller/... \
+		output:crd:artifacts:config=$(CHART_GENERATED)/crds \
+		output:rbac:artifacts:config=$(CHART_GENERATED)/rbac
+	$(MAKE) --no-print-directory chart-manifests
+
 .PHONY: verify
-verify: tidy fmt vet lint ## Regenerate, tidy, lint, then fail if anything changed
+verify: generate manifests tidy fmt vet lint ## Regenerate, tidy, lint, then fail if anything changed
 	@if [ -n "$$(git status --porcelain)" ]; then \
 		echo "verify: the tree changed or has untracked files; commit the regenerated files:"; \
 		git status --porcelain; git --no-pager diff --stat; exit 1; \
 	fi
 
 .PHONY: test
-test: test-images ## Run unit and integration tests (needs Docker and the test images)
+test: test-images envtest-assets ## Run unit, envtest and integration tests (needs Docker, the test images, KUBEBUILDER_ASSETS)
 	$(GO) test $(GO_TEST_FLAGS) ./...
+
+.PHONY: envtest-assets
+envtest-assets: ## Check that KUBEBUILDER_ASSETS names the envtest binaries
+	@if [ -z "$$KUBEBUILDER_ASSETS" ] || [ ! -x "$$KUBEBUILDER_ASSETS/kube-apiserver" ]; then \
+		echo "KUBEBUILDER_ASSETS is unset or has no kube-apiserver. Without a registry: run ../shared/ci/provision and"; \
+		echo "  source /var/cache/pgbackup-ci/env.sh. With internet: make $(SETUP_ENVTEST) and"; \
+		echo "  export KUBEBUILDER_ASSETS=\$$($(SETUP_ENVTEST) use -p path $(ENVTEST_K8S_VERSION))"; \
+		exit 1; \
+	fi
 
 .PHONY: test-clean
 test-clean: ## Remove containers and networks a killed test run left behind
@@ -93,6 +125,53 @@ test-images: ## Build the PostgreSQL 15 and 17 and the S3 (versitygw) test image
 clean: ## Remove build output and installed tools
 	rm -rf $(BIN) $(BUILD)
 
+##@ Images and chart
+
+# The images are named <REGISTRY>/<NAME>:<IMAGE_TAG>, or <NAME>:<IMAGE_TAG>
+# when REGISTRY is empty. The tag defaults to the chart's appVersion, which
+# is the tag the chart installs by default, so `make images` + `kind load` +
+# `helm install` work without any --set. Never `latest`: Kubernetes pulls
+# :latest images on every start, and there is no registry to pull from here.
+CHART_DIR           := charts/pgbackup
+CHART_APP_VERSION    = $(shell sed -n 's/^appVersion: *"\{0,1\}\([^"]*\)"\{0,1\} *$$/\1/p' $(CHART_DIR)/Chart.yaml)
+REGISTRY            ?=
+IMAGE_TAG           ?= $(CHART_APP_VERSION)
+CONTROLLER_IMAGE_NAME ?= pgbackup-controller
+AGENT_IMAGE_NAME    ?= pgbackup-agent
+CONTROLLER_IMAGE    ?= $(if $(REGISTRY),$(REGISTRY)/)$(CONTROLLER_IMAGE_NAME):$(IMAGE_TAG)
+AGENT_IMAGE         ?= $(if $(REGISTRY),$(REGISTRY)/)$(AGENT_IMAGE_NAME):$(IMAGE_TAG)
+# PostgreSQL major of the agent's client tools; AGENT_PGDG=true installs them
+# from apt.postgresql.org (for majors Debian trixie does not ship).
+AGENT_PG_MAJOR      ?= 17
+AGENT_PGDG          ?= false
+
+.PHONY: images
+images: controller-image agent-image ## Build both images (REGISTRY, IMAGE_TAG (default: chart appVersion), *_IMAGE_NAME, AGENT_PG_MAJOR)
+
+.PHONY: controller-image
+controller-image: build ## Build the controller image [REGISTRY/]pgbackup-controller:IMAGE_TAG
+	@if [ -z "$(IMAGE_TAG)" ]; then echo "IMAGE_TAG is empty (no appVersion in $(CHART_DIR)/Chart.yaml?)"; exit 1; fi
+	rm -rf $(BUILD)/images/controller && mkdir -p $(BUILD)/images/controller
+	cp $(BIN)/pgbackup images/controller/Dockerfile $(BUILD)/images/controller/
+	docker build -q -t $(CONTROLLER_IMAGE) $(BUILD)/images/controller
+
+.PHONY: agent-image
+agent-image: build ## Build the agent image [REGISTRY/]pgbackup-agent:IMAGE_TAG (PostgreSQL AGENT_PG_MAJOR client, default 17)
+	@if [ -z "$(IMAGE_TAG)" ]; then echo "IMAGE_TAG is empty (no appVersion in $(CHART_DIR)/Chart.yaml?)"; exit 1; fi
+	rm -rf $(BUILD)/images/agent && mkdir -p $(BUILD)/images/agent
+	cp $(BIN)/pgbackup images/agent/Dockerfile $(BUILD)/images/agent/
+	docker build -q --build-arg PG_MAJOR=$(AGENT_PG_MAJOR) --build-arg PGDG=$(AGENT_PGDG) \
+		-t $(AGENT_IMAGE) $(BUILD)/images/agent
+
+.PHONY: chart-manifests
+chart-manifests: ## Generate the chart's CRD and ClusterRole templates and README values table (run by manifests)
+	$(GO) run ./hack/chartgen -chart $(CHART_DIR) -generated $(CHART_GENERATED)
+
+.PHONY: helm-lint
+helm-lint: ## Lint the chart with helm (helm v3 on PATH; source /var/cache/pgbackup-ci/env.sh)
+	helm lint --strict $(CHART_DIR)
+	helm lint --strict $(CHART_DIR) --set 'metrics.serviceMonitor.enabled=true,metrics.prometheusRule.enabled=true,watchNamespaces={a,b}'
+
 ##@ Benchmarks
 
 .PHONY: bench-image
@@ -103,8 +182,20 @@ bench-image: test-images ## Build the benchmark image pgbackup-test/bench:17 (Po
 bench: bench-image ## Time pg_dump, pg_dump+aws s3 cp and the agent (BENCH_SIZE_MB=1024 BENCH_RUNS=1)
 	$(GO) test -tags bench -run TestBench -v -count=1 -timeout 60m ./test/bench/
 
+.PHONY: bench-controller
+bench-controller: envtest-assets ## Create 1,000 PostgresBackups on envtest; time until every CronJob exists, manager peak memory (BENCH_RESOURCES=1000)
+	$(GO) test -tags bench -run TestBenchController -v -count=1 -timeout 30m ./controller/reconciler/
+
 ##@ Tools
 
 $(GOLANGCI_LINT):
 	GOBIN=$(BIN) $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
 	mv $(BIN)/golangci-lint $@
+
+$(CONTROLLER_GEN):
+	GOBIN=$(BIN) $(GO) install sigs.k8s.io/controller-tools/cmd/controller-gen@$(CONTROLLER_GEN_VERSION)
+	mv $(BIN)/controller-gen $@
+
+$(SETUP_ENVTEST):
+	GOBIN=$(BIN) $(GO) install sigs.k8s.io/controller-runtime/tools/setup-envtest@$(SETUP_ENVTEST_VERSION)
+	mv $(BIN)/setup-envtest $@

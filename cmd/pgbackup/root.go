@@ -41,7 +41,15 @@ verifies and restores them, and runs as a Kubernetes controller.
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(newVersionCommand(stdout), newBackupCommand(stderr))
+	root.AddCommand(
+		newVersionCommand(stdout),
+		newBackupCommand(stderr),
+		newListCommand(stdout, stderr),
+		newRestoreCommand(stdout, stderr),
+		newControllerCommand(stderr),
+		newTriggerCommand(stdout),
+		newPruneCommand(stdout, stderr),
+	)
 	return root
 }
 

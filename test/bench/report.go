@@ -42,9 +42,14 @@ type measurement struct {
 	// OwnRSS is the command's own peak RSS (VmHWM, sampled), in bytes; 0
 	// when it ended before the first sample.
 	OwnRSS int64
-	// ServerCPU is the CPU time the PostgreSQL server's container used
-	// meanwhile (not from bench-measure: the test reads it).
-	ServerCPU time.Duration
+	// ServerCPU and S3CPU are the CPU time the PostgreSQL and the S3
+	// server's containers used meanwhile (not from bench-measure: the test
+	// reads them from the containers' cgroups).
+	ServerCPU, S3CPU time.Duration
+	// OtherCPU is the CPU time the rest of the machine used meanwhile: the
+	// machine's busy time (/proc/stat) less this run's and the servers'.
+	// Anything but a small value means the run competed for the cores.
+	OtherCPU time.Duration
 }
 
 // CPU is the command tree's CPU time.
@@ -180,7 +185,10 @@ type report struct {
 	Floor, Classic, Agent contender
 	// ClassicDump and ClassicUpload are the two steps of (b).
 	ClassicDump, ClassicUpload []measurement
-	Scratch                    string
+	// Commands are the contenders' command lines, as run in the bench
+	// container.
+	Commands []string
+	Scratch  string
 }
 
 // verdicts compares the agent with the targets.
@@ -212,23 +220,37 @@ func (r report) write(w io.Writer) error {
 		fmt.Fprintf(&b, " %s %d", name, r.Rows[name])
 	}
 	fmt.Fprintf(&b, "\ngenerated: in %s, then VACUUM (ANALYZE) + CHECKPOINT in %s\n", round(r.Generate), round(r.Vacuum))
-	fmt.Fprintf(&b, "raw dump:  %d bytes (%s) from pg_dump -Fc -Z0 | wc -c (warm-up run, not counted: %s); the agent read %d bytes from its pg_dump\n",
-		r.RawBytes, mibString(r.RawBytes), round(r.WarmUp.Wall), r.AgentRawBytes)
+	agentRaw := "its log does not say how many bytes the agent read from its pg_dump"
+	if r.AgentRawBytes > 0 {
+		agentRaw = fmt.Sprintf("the agent read %d bytes from its pg_dump", r.AgentRawBytes)
+	}
+	fmt.Fprintf(&b, "raw dump:  %d bytes (%s) from pg_dump -Fc -Z0 | wc -c (warm-up run, not counted: %s); %s\n",
+		r.RawBytes, mibString(r.RawBytes), round(r.WarmUp.Wall), agentRaw)
 	fmt.Fprintf(&b, "runs:      %d per contender, in rounds a, b, c; the table shows the median wall time's run and the highest peak RSS\n", r.Runs)
-	fmt.Fprintf(&b, "scratch:   %s\n\n", r.Scratch)
+	fmt.Fprintf(&b, "scratch:   %s\n", r.Scratch)
+	for _, c := range r.Commands {
+		fmt.Fprintf(&b, "command:   %s\n", c)
+	}
+	b.WriteString("\n")
 
+	// Numbers align right; the names, padded to one width, stay left.
+	contenders := []contender{r.Floor, r.Classic, r.Agent}
+	width := len("contender")
+	for _, c := range contenders {
+		width = max(width, len(c.Name))
+	}
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "contender\twall s\traw MB/s\tstored bytes\tstored/raw\tCPU s\tserver CPU s\tpeak RSS MiB\t")
-	for _, c := range []contender{r.Floor, r.Classic, r.Agent} {
+	fmt.Fprintf(tw, "%-*s\twall s\traw MB/s\tstored bytes\tstored/raw\tCPU s\tPG CPU s\tS3 CPU s\tother CPU s\tpeak RSS MiB\t\n", width, "contender")
+	for _, c := range contenders {
 		m := median(c.Runs)
 		stored, ratio := "-", "-"
 		if c.Stored > 0 {
 			stored = strconv.FormatInt(c.Stored, 10)
 			ratio = fmt.Sprintf("%.3f", float64(c.Stored)/float64(r.RawBytes))
 		}
-		fmt.Fprintf(tw, "%s\t%.2f\t%.1f\t%s\t%s\t%.1f\t%.1f\t%.1f\t\n", c.Name, m.Wall.Seconds(),
-			float64(r.RawBytes)/mb/m.Wall.Seconds(), stored, ratio, m.CPU().Seconds(), m.ServerCPU.Seconds(),
-			float64(peak(c.Runs, c.OwnRSS))/mib)
+		fmt.Fprintf(tw, "%-*s\t%.2f\t%.1f\t%s\t%s\t%.1f\t%.1f\t%.1f\t%.1f\t%.1f\t\n", width, c.Name, m.Wall.Seconds(),
+			float64(r.RawBytes)/mb/m.Wall.Seconds(), stored, ratio, m.CPU().Seconds(), m.ServerCPU.Seconds(), m.S3CPU.Seconds(),
+			m.OtherCPU.Seconds(), float64(peak(c.Runs, c.OwnRSS))/mib)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -251,3 +273,16 @@ func (r report) write(w io.Writer) error {
 func mibString(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/mib) }
 
 func round(d time.Duration) time.Duration { return d.Round(100 * time.Millisecond) }
+
+// parseCgroupCPU reads cgroup v1's cpuacct.usage (nanoseconds) or v2's
+// cpu.stat (usage_usec).
+func parseCgroupCPU(text string) (time.Duration, error) {
+	for line := range strings.Lines(text) {
+		if v, ok := strings.CutPrefix(line, "usage_usec "); ok {
+			us, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+			return time.Duration(us) * time.Microsecond, err
+		}
+	}
+	ns, err := strconv.ParseInt(strings.TrimSpace(text), 10, 64)
+	return time.Duration(ns), err
+}

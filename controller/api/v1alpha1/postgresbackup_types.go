@@ -1,0 +1,522 @@
+package v1alpha1
+
+import (
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// BackupFormat is pg_dump's output format.
+// +kubebuilder:validation:Enum=custom;directory;plain
+type BackupFormat string
+
+// The formats of the agent's --format flag.
+const (
+	FormatCustom    BackupFormat = "custom"
+	FormatDirectory BackupFormat = "directory"
+	FormatPlain     BackupFormat = "plain"
+)
+
+// SSLMode is libpq's sslmode.
+// +kubebuilder:validation:Enum=disable;allow;prefer;require;verify-ca;verify-full
+type SSLMode string
+
+// PostgresBackupSpec is the desired schedule and configuration of the backups.
+type PostgresBackupSpec struct {
+	// schedule is when backups run: a five-field cron expression
+	// ("0 3 * * *") or a macro such as "@daily". Kubernetes CronJobs have no
+	// seconds field.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=128
+	Schedule string `json:"schedule"`
+
+	// timeZone is the IANA time zone the schedule is read in (for example
+	// "Europe/Berlin"); the kube-controller-manager's zone when unset.
+	// +optional
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=64
+	TimeZone *string `json:"timeZone,omitempty"`
+
+	// suspend stops new runs; a running backup is not interrupted.
+	// +optional
+	// +kubebuilder:default=false
+	Suspend *bool `json:"suspend,omitempty"`
+
+	// postgres is the server to back up.
+	// +required
+	Postgres PostgresSpec `json:"postgres"`
+
+	// destination is where the backups go.
+	// +required
+	Destination DestinationSpec `json:"destination"`
+
+	// format is pg_dump's output format.
+	// +optional
+	// +kubebuilder:default=custom
+	Format BackupFormat `json:"format,omitempty"`
+
+	// compression is zstd[:LEVEL], gzip[:LEVEL] or none.
+	// +optional
+	// +kubebuilder:default="zstd:3"
+	// +kubebuilder:validation:Pattern=`^(zstd(:[0-9]{1,2})?|gzip(:[0-9])?|none)$`
+	Compression string `json:"compression,omitempty"`
+
+	// encryption encrypts every object with age before it is uploaded.
+	// +optional
+	Encryption *EncryptionSpec `json:"encryption,omitempty"`
+
+	// retention says which backups to keep; applied only after a fully
+	// successful run. Nothing is deleted when unset.
+	// +optional
+	Retention *RetentionSpec `json:"retention,omitempty"`
+
+	// storage is the spool volume (for the directory format and local
+	// copies). An emptyDir is used when unset.
+	// +optional
+	Storage *StorageSpec `json:"storage,omitempty"`
+
+	// startingDeadlineSeconds is how late a missed run may still start.
+	// +optional
+	// +kubebuilder:default=300
+	// +kubebuilder:validation:Minimum=0
+	StartingDeadlineSeconds *int64 `json:"startingDeadlineSeconds,omitempty"`
+
+	// successfulJobsHistoryLimit is how many finished successful Jobs the
+	// CronJob keeps.
+	// +optional
+	// +kubebuilder:default=3
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=100
+	SuccessfulJobsHistoryLimit *int32 `json:"successfulJobsHistoryLimit,omitempty"`
+
+	// failedJobsHistoryLimit is how many failed Jobs the CronJob keeps.
+	// +optional
+	// +kubebuilder:default=3
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=100
+	FailedJobsHistoryLimit *int32 `json:"failedJobsHistoryLimit,omitempty"`
+
+	// backoffLimit is how often a failed run is retried. Failures a retry
+	// cannot fix (invalid configuration, a refused safety rail) are never
+	// retried.
+	// +optional
+	// +kubebuilder:default=1
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=10
+	BackoffLimit *int32 `json:"backoffLimit,omitempty"`
+
+	// activeDeadlineSeconds bounds how long a run may take, retries included.
+	// +optional
+	// +kubebuilder:validation:Minimum=1
+	ActiveDeadlineSeconds *int64 `json:"activeDeadlineSeconds,omitempty"`
+
+	// maxAge is the recovery point objective: the BackupStale condition turns
+	// True when no backup succeeded for this long (for example "26h").
+	// +optional
+	MaxAge *metav1.Duration `json:"maxAge,omitempty"`
+
+	// resources of the agent container; modest requests when unset.
+	// +optional
+	Resources *corev1.ResourceRequirements `json:"resources,omitempty"`
+
+	// podTemplate adjusts the agent's pod.
+	// +optional
+	PodTemplate *PodTemplateOverrides `json:"podTemplate,omitempty"`
+}
+
+// PostgresSpec says how to reach PostgreSQL.
+type PostgresSpec struct {
+	// host is the server's host name or address.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Host string `json:"host"`
+
+	// port is the server's port.
+	// +optional
+	// +kubebuilder:default=5432
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=65535
+	Port int32 `json:"port,omitempty"`
+
+	// user is the role the agent logs in as.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	User string `json:"user"`
+
+	// databases to dump; every connectable non-template database when empty.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:items:MinLength=1
+	// +kubebuilder:validation:items:MaxLength=63
+	Databases []string `json:"databases,omitempty"`
+
+	// passwordSecretRef is the Secret key holding the password. The
+	// controller never reads it: it reaches the agent as PGPASSWORD.
+	// +optional
+	PasswordSecretRef *SecretKeyRef `json:"passwordSecretRef,omitempty"`
+
+	// sslMode is libpq's sslmode.
+	// +optional
+	SSLMode SSLMode `json:"sslMode,omitempty"`
+}
+
+// SecretKeyRef names a key of a Secret in the resource's namespace.
+type SecretKeyRef struct {
+	// name of the Secret.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Name string `json:"name"`
+
+	// key in the Secret.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Key string `json:"key"`
+}
+
+// SecretRef names a Secret in the resource's namespace.
+type SecretRef struct {
+	// name of the Secret.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Name string `json:"name"`
+}
+
+// DestinationSpec is where backups are stored.
+type DestinationSpec struct {
+	// s3 is an S3 or S3-compatible bucket.
+	// +required
+	S3 S3Destination `json:"s3"`
+}
+
+// S3Destination is a bucket and prefix of an S3-compatible store.
+type S3Destination struct {
+	// bucket is the bucket's name.
+	// +required
+	// +kubebuilder:validation:MinLength=3
+	// +kubebuilder:validation:MaxLength=63
+	Bucket string `json:"bucket"`
+
+	// prefix is the key prefix backups are stored under.
+	// +optional
+	// +kubebuilder:validation:MaxLength=512
+	Prefix string `json:"prefix,omitempty"`
+
+	// region of the bucket.
+	// +optional
+	// +kubebuilder:validation:MaxLength=64
+	Region string `json:"region,omitempty"`
+
+	// endpoint is the URL of an S3-compatible server; AWS when unset.
+	// +optional
+	// +kubebuilder:validation:MaxLength=512
+	// +kubebuilder:validation:Pattern=`^https?://`
+	Endpoint string `json:"endpoint,omitempty"`
+
+	// forcePathStyle selects path-style addressing; on by default when an
+	// endpoint is set.
+	// +optional
+	ForcePathStyle *bool `json:"forcePathStyle,omitempty"`
+
+	// credentialsSecretRef is a Secret with the keys AWS_ACCESS_KEY_ID and
+	// AWS_SECRET_ACCESS_KEY (and optionally AWS_SESSION_TOKEN). The pod's
+	// own identity (IRSA, for example) is used when unset.
+	// +optional
+	CredentialsSecretRef *SecretRef `json:"credentialsSecretRef,omitempty"`
+}
+
+// EncryptionSpec configures client-side encryption.
+type EncryptionSpec struct {
+	// ageRecipients are age public keys (age1...); any of their private keys
+	// decrypts. The cluster never needs a private key.
+	// +required
+	// +listType=set
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=16
+	// +kubebuilder:validation:items:Pattern=`^age1[0-9a-z]+$`
+	// +kubebuilder:validation:items:MaxLength=256
+	AgeRecipients []string `json:"ageRecipients"`
+}
+
+// RetentionSpec is the agent's retention policy.
+type RetentionSpec struct {
+	// keepLast keeps the newest N backups.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	KeepLast *int32 `json:"keepLast,omitempty"`
+
+	// keepDaily keeps the newest backup of each of the last N days.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	KeepDaily *int32 `json:"keepDaily,omitempty"`
+
+	// keepWeekly keeps the newest backup of each of the last N weeks.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	KeepWeekly *int32 `json:"keepWeekly,omitempty"`
+
+	// keepMonthly keeps the newest backup of each of the last N months.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	KeepMonthly *int32 `json:"keepMonthly,omitempty"`
+
+	// maxAge deletes backups older than this (for example "720h").
+	// +optional
+	MaxAge *metav1.Duration `json:"maxAge,omitempty"`
+}
+
+// StorageSpec is the spool volume: a new PVC of size, or an existing claim.
+// +kubebuilder:validation:XValidation:rule="has(self.size) != has(self.existingClaim)",message="set exactly one of size and existingClaim"
+type StorageSpec struct {
+	// size of the PVC <name>-spool the controller creates.
+	// +optional
+	Size *resource.Quantity `json:"size,omitempty"`
+
+	// storageClassName of that PVC; the cluster's default when unset.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	StorageClassName *string `json:"storageClassName,omitempty"`
+
+	// existingClaim is a PVC to use instead of creating one.
+	// +optional
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	ExistingClaim string `json:"existingClaim,omitempty"`
+}
+
+// PodTemplateOverrides adjust the agent's pod.
+type PodTemplateOverrides struct {
+	// labels added to the pod.
+	// +optional
+	// +kubebuilder:validation:MaxProperties=64
+	Labels map[string]string `json:"labels,omitempty"`
+
+	// annotations added to the pod.
+	// +optional
+	// +kubebuilder:validation:MaxProperties=64
+	Annotations map[string]string `json:"annotations,omitempty"`
+
+	// nodeSelector of the pod.
+	// +optional
+	// +kubebuilder:validation:MaxProperties=64
+	NodeSelector map[string]string `json:"nodeSelector,omitempty"`
+
+	// tolerations of the pod.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=64
+	Tolerations []corev1.Toleration `json:"tolerations,omitempty"`
+
+	// affinity of the pod.
+	// +optional
+	Affinity *corev1.Affinity `json:"affinity,omitempty"`
+
+	// imagePullSecrets of the pod.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=16
+	ImagePullSecrets []corev1.LocalObjectReference `json:"imagePullSecrets,omitempty"`
+
+	// priorityClassName of the pod.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	PriorityClassName string `json:"priorityClassName,omitempty"`
+
+	// serviceAccountName of the pod (for IRSA and the like); its token is
+	// still not mounted unless the service account asks for it.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	ServiceAccountName string `json:"serviceAccountName,omitempty"`
+
+	// env is added to the agent's environment and wins over the variables
+	// the controller sets (any PGBACKUP_* flag can be set this way).
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=64
+	Env []corev1.EnvVar `json:"env,omitempty"`
+}
+
+// PostgresBackupStatus is what the controller observed.
+type PostgresBackupStatus struct {
+	// observedGeneration is the generation the status describes.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// conditions: Ready, LastBackupSucceeded and BackupStale.
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	// +kubebuilder:validation:MaxItems=8
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+
+	// cronJobName is the CronJob that runs the backups.
+	// +optional
+	CronJobName string `json:"cronJobName,omitempty"`
+
+	// lastScheduleTime is when the CronJob last started a run.
+	// +optional
+	LastScheduleTime *metav1.Time `json:"lastScheduleTime,omitempty"`
+
+	// nextScheduleTime is when the next run is due (unset when suspended).
+	// +optional
+	NextScheduleTime *metav1.Time `json:"nextScheduleTime,omitempty"`
+
+	// lastSuccessfulBackup is the newest successful run.
+	// +optional
+	LastSuccessfulBackup *SuccessfulBackup `json:"lastSuccessfulBackup,omitempty"`
+
+	// lastFailure is the newest failed run.
+	// +optional
+	LastFailure *BackupFailure `json:"lastFailure,omitempty"`
+
+	// recentBackups are the latest finished runs, newest first.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=10
+	RecentBackups []BackupRun `json:"recentBackups,omitempty"`
+}
+
+// SuccessfulBackup describes a successful run.
+type SuccessfulBackup struct {
+	// id is the backup's ID (its UTC start time, YYYYMMDDTHHMMSSZ).
+	// +optional
+	ID string `json:"id,omitempty"`
+	// time the run finished.
+	Time metav1.Time `json:"time"`
+	// bytes stored.
+	// +optional
+	Bytes int64 `json:"bytes,omitempty"`
+	// durationSeconds the run took, rounded.
+	// +optional
+	DurationSeconds int64 `json:"durationSeconds,omitempty"`
+	// objectPrefix is where the backup's objects are:
+	// s3://BUCKET/PREFIX/<id>/.
+	// +optional
+	ObjectPrefix string `json:"objectPrefix,omitempty"`
+}
+
+// BackupFailure describes a failed run.
+type BackupFailure struct {
+	// time the run failed.
+	Time metav1.Time `json:"time"`
+	// reason is the agent's reason (DumpFailed, StorageFailed, ...) or the
+	// Job's when the agent reported none (DeadlineExceeded, OOMKilled, ...).
+	// +optional
+	Reason string `json:"reason,omitempty"`
+	// message says what failed.
+	// +optional
+	Message string `json:"message,omitempty"`
+}
+
+// BackupResult is the outcome of a run.
+// +kubebuilder:validation:Enum=Succeeded;Failed
+type BackupResult string
+
+// The outcomes of a run.
+const (
+	ResultSucceeded BackupResult = "Succeeded"
+	ResultFailed    BackupResult = "Failed"
+)
+
+// BackupRun is one finished run.
+type BackupRun struct {
+	// jobName is the run's Job.
+	JobName string `json:"jobName"`
+	// result of the run.
+	Result BackupResult `json:"result"`
+	// id of the backup it made, if any.
+	// +optional
+	ID string `json:"id,omitempty"`
+	// reason of a failure.
+	// +optional
+	Reason string `json:"reason,omitempty"`
+	// message of a failure.
+	// +optional
+	Message string `json:"message,omitempty"`
+	// startTime of the Job.
+	// +optional
+	StartTime *metav1.Time `json:"startTime,omitempty"`
+	// finishTime of the Job.
+	FinishTime metav1.Time `json:"finishTime"`
+	// bytes stored.
+	// +optional
+	Bytes int64 `json:"bytes,omitempty"`
+	// durationSeconds the agent ran, rounded.
+	// +optional
+	DurationSeconds int64 `json:"durationSeconds,omitempty"`
+}
+
+// Condition types (contract).
+const (
+	// ConditionReady is True when the CronJob matches the spec.
+	ConditionReady = "Ready"
+	// ConditionLastBackupSucceeded is the outcome of the newest finished run.
+	ConditionLastBackupSucceeded = "LastBackupSucceeded"
+	// ConditionBackupStale is True when no backup succeeded within maxAge.
+	ConditionBackupStale = "BackupStale"
+)
+
+// Condition reasons. A failed run's LastBackupSucceeded reason is the
+// agent's reason (DumpFailed, StorageFailed, ...) instead.
+const (
+	ReasonReconciled      = "Reconciled"
+	ReasonInvalidSchedule = "InvalidSchedule"
+	ReasonInvalidTimeZone = "InvalidTimeZone"
+	ReasonNoBackupYet     = "NoBackupYet"
+	ReasonSucceeded       = "Succeeded"
+	ReasonWithinMaxAge    = "WithinMaxAge"
+	ReasonMaxAgeExceeded  = "MaxAgeExceeded"
+	ReasonMaxAgeUnset     = "MaxAgeUnset"
+)
+
+// Event reasons.
+const (
+	EventBackupSucceeded = "BackupSucceeded"
+	EventBackupFailed    = "BackupFailed"
+	EventInvalidSpec     = "InvalidSpec"
+	EventBackupStale     = "BackupStale"
+)
+
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:shortName=pgb,categories=pgbackup
+// +kubebuilder:printcolumn:name="Schedule",type=string,JSONPath=`.spec.schedule`
+// +kubebuilder:printcolumn:name="Suspended",type=boolean,JSONPath=`.spec.suspend`
+// +kubebuilder:printcolumn:name="Last Success",type=date,JSONPath=`.status.lastSuccessfulBackup.time`
+// +kubebuilder:printcolumn:name="Last Result",type=string,JSONPath=`.status.conditions[?(@.type=="LastBackupSucceeded")].reason`
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+
+// PostgresBackup schedules logical backups of a PostgreSQL server to S3.
+type PostgresBackup struct {
+	metav1.TypeMeta `json:",inline"`
+	// metadata is the standard object metadata.
+	// +optional
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// spec is the desired state.
+	// +required
+	Spec PostgresBackupSpec `json:"spec"`
+
+	// status is the observed state.
+	// +optional
+	Status PostgresBackupStatus `json:"status,omitempty"`
+}
+
+// +kubebuilder:object:root=true
+
+// PostgresBackupList is a list of PostgresBackups.
+type PostgresBackupList struct {
+	metav1.TypeMeta `json:",inline"`
+	// metadata is the standard list metadata.
+	// +optional
+	metav1.ListMeta `json:"metadata,omitempty"`
+	// items are the PostgresBackups.
+	Items []PostgresBackup `json:"items"`
+}

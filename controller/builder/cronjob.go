@@ -1,0 +1,310 @@
+package builder
+
+import (
+	"maps"
+	"strconv"
+	"strings"
+
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+
+	"github.com/pgbackup/pgbackup/backup-agent/result"
+	"github.com/pgbackup/pgbackup/controller/api/v1alpha1"
+)
+
+// Labels and annotations (the backup label is a contract).
+const (
+	// LabelBackup names the PostgresBackup on every object made for it
+	// (shortened to 63 characters when the name is longer).
+	LabelBackup = "pgbackup.dev/backup"
+	// AnnotationBackup holds the PostgresBackup's full name on Jobs and
+	// Pods, which a label value may be too short for.
+	AnnotationBackup = "pgbackup.dev/backup-name"
+)
+
+// ContainerName is the agent's container.
+const ContainerName = "agent"
+
+// Paths inside the agent's pod.
+const (
+	SpoolDir       = "/spool"
+	TerminationLog = result.DefaultTerminationLog
+)
+
+// Defaults of the spec, for objects created before the CRD defaulted them.
+const (
+	DefaultStartingDeadlineSeconds = 300
+	DefaultHistoryLimit            = 3
+	DefaultBackoffLimit            = 1
+	// nonRootID is the agent image's user and group (distroless nonroot).
+	nonRootID = 65532
+)
+
+// AWS credential keys expected in credentialsSecretRef.
+const (
+	KeyAccessKeyID     = "AWS_ACCESS_KEY_ID"
+	KeySecretAccessKey = "AWS_SECRET_ACCESS_KEY"
+	KeySessionToken    = "AWS_SESSION_TOKEN"
+)
+
+// Options are the controller-wide settings of the built objects.
+type Options struct {
+	// AgentImage runs the agent (`pgbackup backup`).
+	AgentImage string
+}
+
+// Labels are the labels of every object built for pb.
+func Labels(pb *v1alpha1.PostgresBackup) map[string]string {
+	return map[string]string{
+		"app.kubernetes.io/name":       "pgbackup",
+		"app.kubernetes.io/instance":   LabelValue(pb.Name),
+		"app.kubernetes.io/component":  "backup",
+		"app.kubernetes.io/managed-by": "pgbackup-controller",
+		LabelBackup:                    LabelValue(pb.Name),
+	}
+}
+
+// OwnerReference makes pb the controller of an object, so deleting pb
+// deletes it.
+func OwnerReference(pb *v1alpha1.PostgresBackup) metav1.OwnerReference {
+	return *metav1.NewControllerRef(pb, v1alpha1.GroupVersion.WithKind("PostgresBackup"))
+}
+
+// CronJob builds the CronJob that runs pb's backups.
+func CronJob(pb *v1alpha1.PostgresBackup, opts Options) *batchv1.CronJob {
+	spec := &pb.Spec
+	labels := Labels(pb)
+	annotations := map[string]string{AnnotationBackup: pb.Name}
+	return &batchv1.CronJob{
+		TypeMeta: metav1.TypeMeta{APIVersion: "batch/v1", Kind: "CronJob"},
+		ObjectMeta: metav1.ObjectMeta{
+			Name:            CronJobName(pb),
+			Namespace:       pb.Namespace,
+			Labels:          labels,
+			Annotations:     annotations,
+			OwnerReferences: []metav1.OwnerReference{OwnerReference(pb)},
+		},
+		Spec: batchv1.CronJobSpec{
+			Schedule: strings.TrimSpace(spec.Schedule),
+			TimeZone: spec.TimeZone,
+			// Two dumps of one database at once only slow each other
+			// down and race on retention.
+			ConcurrencyPolicy:          batchv1.ForbidConcurrent,
+			Suspend:                    ptr.To(ptr.Deref(spec.Suspend, false)),
+			StartingDeadlineSeconds:    ptr.To(ptr.Deref(spec.StartingDeadlineSeconds, DefaultStartingDeadlineSeconds)),
+			SuccessfulJobsHistoryLimit: ptr.To(ptr.Deref(spec.SuccessfulJobsHistoryLimit, DefaultHistoryLimit)),
+			FailedJobsHistoryLimit:     ptr.To(ptr.Deref(spec.FailedJobsHistoryLimit, DefaultHistoryLimit)),
+			JobTemplate: batchv1.JobTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: labels, Annotations: annotations},
+				Spec:       jobSpec(pb, opts),
+			},
+		},
+	}
+}
+
+func jobSpec(pb *v1alpha1.PostgresBackup, opts Options) batchv1.JobSpec {
+	spec := &pb.Spec
+	return batchv1.JobSpec{
+		BackoffLimit:          ptr.To(ptr.Deref(spec.BackoffLimit, DefaultBackoffLimit)),
+		ActiveDeadlineSeconds: spec.ActiveDeadlineSeconds,
+		// A retry cannot fix a bad configuration or a safety rail; an
+		// evicted pod is not the agent's failure and does not count.
+		PodFailurePolicy: &batchv1.PodFailurePolicy{Rules: []batchv1.PodFailurePolicyRule{
+			{
+				Action: batchv1.PodFailurePolicyActionFailJob,
+				OnExitCodes: &batchv1.PodFailurePolicyOnExitCodesRequirement{
+					ContainerName: ptr.To(ContainerName),
+					Operator:      batchv1.PodFailurePolicyOnExitCodesOpIn,
+					Values:        []int32{result.ExitConfig, result.ExitRefused},
+				},
+			},
+			{
+				Action:          batchv1.PodFailurePolicyActionIgnore,
+				OnPodConditions: []batchv1.PodFailurePolicyOnPodConditionsPattern{{Type: corev1.DisruptionTarget, Status: corev1.ConditionTrue}},
+			},
+		}},
+		Template: podTemplate(pb, opts),
+	}
+}
+
+func podTemplate(pb *v1alpha1.PostgresBackup, opts Options) corev1.PodTemplateSpec {
+	o := pb.Spec.PodTemplate.DeepCopy() // the built object shares nothing with pb
+	if o == nil {
+		o = &v1alpha1.PodTemplateOverrides{}
+	}
+	labels := maps.Clone(o.Labels)
+	if labels == nil {
+		labels = map[string]string{}
+	}
+	maps.Copy(labels, Labels(pb)) // ours win: the controller selects by them
+	annotations := maps.Clone(o.Annotations)
+	if annotations == nil {
+		annotations = map[string]string{}
+	}
+	annotations[AnnotationBackup] = pb.Name
+
+	spool := corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}
+	if claim := SpoolClaimName(pb); claim != "" {
+		spool = corev1.VolumeSource{PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: claim}}
+	}
+	return corev1.PodTemplateSpec{
+		ObjectMeta: metav1.ObjectMeta{Labels: labels, Annotations: annotations},
+		Spec: corev1.PodSpec{
+			RestartPolicy: corev1.RestartPolicyNever,
+			// The agent talks to PostgreSQL and S3 only; its result reaches
+			// the controller through the termination message.
+			AutomountServiceAccountToken: ptr.To(false),
+			ServiceAccountName:           o.ServiceAccountName,
+			SecurityContext: &corev1.PodSecurityContext{
+				RunAsNonRoot: ptr.To(true),
+				RunAsUser:    ptr.To[int64](nonRootID),
+				RunAsGroup:   ptr.To[int64](nonRootID),
+				// fsGroup makes the spool PVC writable by the agent.
+				FSGroup:             ptr.To[int64](nonRootID),
+				FSGroupChangePolicy: ptr.To(corev1.FSGroupChangeOnRootMismatch),
+				SeccompProfile:      &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+			},
+			Containers: []corev1.Container{{
+				Name:                     ContainerName,
+				Image:                    opts.AgentImage,
+				ImagePullPolicy:          corev1.PullIfNotPresent,
+				Args:                     []string{"backup"},
+				Env:                      mergeEnv(agentEnv(pb), o.Env),
+				Resources:                resources(pb.Spec.Resources),
+				TerminationMessagePath:   TerminationLog,
+				TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
+				VolumeMounts: []corev1.VolumeMount{
+					{Name: "spool", MountPath: SpoolDir},
+					{Name: "tmp", MountPath: "/tmp"},
+				},
+				SecurityContext: &corev1.SecurityContext{
+					AllowPrivilegeEscalation: ptr.To(false),
+					ReadOnlyRootFilesystem:   ptr.To(true),
+					RunAsNonRoot:             ptr.To(true),
+					Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
+				},
+			}},
+			Volumes: []corev1.Volume{
+				{Name: "spool", VolumeSource: spool},
+				{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
+			},
+			NodeSelector:      maps.Clone(o.NodeSelector),
+			Tolerations:       o.Tolerations,
+			Affinity:          o.Affinity,
+			ImagePullSecrets:  o.ImagePullSecrets,
+			PriorityClassName: o.PriorityClassName,
+		},
+	}
+}
+
+// Destination is the agent's --destination for pb: s3://BUCKET[/PREFIX].
+func Destination(pb *v1alpha1.PostgresBackup) string {
+	s3 := pb.Spec.Destination.S3
+	d := "s3://" + s3.Bucket
+	if p := strings.Trim(s3.Prefix, "/"); p != "" {
+		d += "/" + p
+	}
+	return d
+}
+
+// agentEnv configures the agent: its flags as PGBACKUP_* variables, libpq's
+// and the AWS SDK's variables. Secrets are referenced, never read.
+func agentEnv(pb *v1alpha1.PostgresBackup) []corev1.EnvVar {
+	spec := &pb.Spec
+	env := []corev1.EnvVar{{Name: "PGBACKUP_DESTINATION", Value: Destination(pb)}}
+	add := func(name, value string) {
+		if value != "" {
+			env = append(env, corev1.EnvVar{Name: name, Value: value})
+		}
+	}
+	add("PGBACKUP_DATABASES", strings.Join(spec.Postgres.Databases, ","))
+	add("PGBACKUP_FORMAT", string(spec.Format))
+	add("PGBACKUP_COMPRESSION", spec.Compression)
+	if r := spec.Retention; r != nil {
+		addInt := func(name string, v *int32) {
+			if v != nil {
+				add(name, strconv.Itoa(int(*v)))
+			}
+		}
+		addInt("PGBACKUP_KEEP_LAST", r.KeepLast)
+		addInt("PGBACKUP_KEEP_DAILY", r.KeepDaily)
+		addInt("PGBACKUP_KEEP_WEEKLY", r.KeepWeekly)
+		addInt("PGBACKUP_KEEP_MONTHLY", r.KeepMonthly)
+		if r.MaxAge != nil {
+			add("PGBACKUP_MAX_AGE", r.MaxAge.Duration.String())
+		}
+	}
+	if e := spec.Encryption; e != nil {
+		add("PGBACKUP_AGE_RECIPIENT", strings.Join(e.AgeRecipients, ","))
+	}
+	add("PGBACKUP_SPOOL_DIR", SpoolDir)
+	add("PGBACKUP_TERMINATION_LOG", TerminationLog)
+
+	pg := &spec.Postgres
+	add("PGHOST", pg.Host)
+	if pg.Port != 0 {
+		add("PGPORT", strconv.Itoa(int(pg.Port)))
+	}
+	add("PGUSER", pg.User)
+	add("PGSSLMODE", string(pg.SSLMode))
+	if ref := pg.PasswordSecretRef; ref != nil {
+		env = append(env, secretEnv("PGPASSWORD", ref.Name, ref.Key, false))
+	}
+
+	s3 := &spec.Destination.S3
+	if ref := s3.CredentialsSecretRef; ref != nil {
+		env = append(env,
+			secretEnv(KeyAccessKeyID, ref.Name, KeyAccessKeyID, false),
+			secretEnv(KeySecretAccessKey, ref.Name, KeySecretAccessKey, false),
+			secretEnv(KeySessionToken, ref.Name, KeySessionToken, true))
+	}
+	add("AWS_REGION", s3.Region)
+	add("AWS_ENDPOINT_URL_S3", s3.Endpoint)
+	if s3.ForcePathStyle != nil {
+		add("PGBACKUP_S3_PATH_STYLE", strconv.FormatBool(*s3.ForcePathStyle))
+	}
+	return env
+}
+
+func secretEnv(name, secret, key string, optional bool) corev1.EnvVar {
+	sel := &corev1.SecretKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: secret}, Key: key}
+	if optional {
+		sel.Optional = ptr.To(true)
+	}
+	return corev1.EnvVar{Name: name, ValueFrom: &corev1.EnvVarSource{SecretKeyRef: sel}}
+}
+
+// mergeEnv returns base with extra applied: a variable of extra replaces
+// the one of the same name in place, others are appended in order.
+func mergeEnv(base, extra []corev1.EnvVar) []corev1.EnvVar {
+	out := make([]corev1.EnvVar, 0, len(base)+len(extra))
+	out = append(out, base...)
+	index := make(map[string]int, len(out))
+	for i, e := range out {
+		index[e.Name] = i
+	}
+	for _, e := range extra {
+		if i, ok := index[e.Name]; ok {
+			out[i] = e
+			continue
+		}
+		index[e.Name] = len(out)
+		out = append(out, e)
+	}
+	return out
+}
+
+// resources are the spec's, or requests that let the scheduler place the
+// pod sensibly: the upload buffers about (concurrency+1) parts in memory.
+func resources(r *corev1.ResourceRequirements) corev1.ResourceRequirements {
+	if r != nil {
+		return *r.DeepCopy()
+	}
+	return corev1.ResourceRequirements{Requests: corev1.ResourceList{
+		corev1.ResourceCPU:    resource.MustParse("100m"),
+		corev1.ResourceMemory: resource.MustParse("256Mi"),
+	}}
+}

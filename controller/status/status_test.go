@@ -1,0 +1,245 @@
+package status
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/robfig/cron/v3"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
+
+	"github.com/pgbackup/pgbackup/controller/api/v1alpha1"
+)
+
+var t0 = time.Date(2026, 3, 1, 3, 0, 0, 0, time.UTC)
+
+func at(min int) metav1.Time { return metav1.NewTime(t0.Add(time.Duration(min) * time.Minute)) }
+
+// job is a finished Job (ctype Complete or Failed) ending at minute end.
+func job(name string, ctype batchv1.JobConditionType, end int, reason string) batchv1.Job {
+	j := batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: name, UID: types.UID("uid-" + name)}}
+	start := at(end - 1)
+	j.Status.StartTime = &start
+	if ctype == "" {
+		return j
+	}
+	j.Status.Conditions = []batchv1.JobCondition{{Type: ctype, Status: corev1.ConditionTrue, LastTransitionTime: at(end), Reason: reason, Message: "Job says " + reason}}
+	if ctype == batchv1.JobComplete {
+		c := at(end)
+		j.Status.CompletionTime = &c
+	}
+	return j
+}
+
+// pod is a pod of j whose agent terminated at minute end with message.
+func pod(j batchv1.Job, end int, exit int32, reason, message string) corev1.Pod {
+	p := corev1.Pod{ObjectMeta: metav1.ObjectMeta{
+		Name:            fmt.Sprintf("%s-%d", j.Name, end),
+		OwnerReferences: []metav1.OwnerReference{{Kind: "Job", Name: j.Name, UID: j.UID, Controller: ptr.To(true)}},
+	}}
+	p.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: "agent", State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{
+		ExitCode: exit, Reason: reason, Message: message, FinishedAt: at(end),
+	}}}}
+	return p
+}
+
+const okMsg = `{"result":"succeeded","backupId":"20260301T030000Z","bytes":1234,"durationSeconds":42.6,"databases":["app"]}`
+
+func TestRun(t *testing.T) {
+	done := job("b-1", batchv1.JobComplete, 10, "")
+	failed := job("b-2", batchv1.JobFailed, 10, "BackoffLimitExceeded")
+	tests := []struct {
+		name    string
+		job     batchv1.Job
+		pods    []corev1.Pod
+		wantOK  bool
+		want    v1alpha1.BackupRun
+		msgPart string
+	}{
+		{"running", job("b-0", "", 10, ""), nil, false, v1alpha1.BackupRun{}, ""},
+		{"success with result", done, []corev1.Pod{pod(done, 10, 0, "Completed", okMsg)}, true,
+			v1alpha1.BackupRun{JobName: "b-1", Result: v1alpha1.ResultSucceeded, ID: "20260301T030000Z", Bytes: 1234, DurationSeconds: 43}, ""},
+		{"success without result", done, nil, true,
+			v1alpha1.BackupRun{JobName: "b-1", Result: v1alpha1.ResultSucceeded}, ""},
+		{"agent failure", failed, []corev1.Pod{
+			pod(failed, 8, 5, "Error", `{"result":"failed","reason":"StorageFailed","message":"first try","bytes":0,"durationSeconds":1}`),
+			pod(failed, 9, 4, "Error", `{"result":"failed","reason":"DumpFailed","message":"pg_dump: lock timeout","bytes":0,"durationSeconds":1}`),
+		}, true, v1alpha1.BackupRun{JobName: "b-2", Result: v1alpha1.ResultFailed, Reason: "DumpFailed", DurationSeconds: 1}, "pg_dump: lock timeout"},
+		{"log tail instead of result", failed, []corev1.Pod{pod(failed, 9, 1, "Error", "panic: something\ngoroutine 1")}, true,
+			v1alpha1.BackupRun{JobName: "b-2", Result: v1alpha1.ResultFailed, Reason: "BackoffLimitExceeded"}, "agent exit code 1"},
+		{"oom", failed, []corev1.Pod{pod(failed, 9, 137, "OOMKilled", "")}, true,
+			v1alpha1.BackupRun{JobName: "b-2", Result: v1alpha1.ResultFailed, Reason: "OOMKilled"}, "memory"},
+		{"no pod", job("b-3", batchv1.JobFailed, 10, "DeadlineExceeded"), nil, true,
+			v1alpha1.BackupRun{JobName: "b-3", Result: v1alpha1.ResultFailed, Reason: "DeadlineExceeded"}, "Job says DeadlineExceeded"},
+		{"pod of another job ignored", done, []corev1.Pod{pod(failed, 10, 0, "Completed", okMsg)}, true,
+			v1alpha1.BackupRun{JobName: "b-1", Result: v1alpha1.ResultSucceeded}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, ok := Run(&tt.job, tt.pods)
+			if ok != tt.wantOK {
+				t.Fatalf("ok = %v", ok)
+			}
+			if !ok {
+				return
+			}
+			if got.JobName != tt.want.JobName || got.Result != tt.want.Result || got.ID != tt.want.ID || got.Reason != tt.want.Reason ||
+				got.Bytes != tt.want.Bytes || got.DurationSeconds != tt.want.DurationSeconds {
+				t.Errorf("got %+v, want %+v", got, tt.want)
+			}
+			if !got.FinishTime.Equal(ptr.To(at(10))) {
+				t.Errorf("finish %v", got.FinishTime)
+			}
+			if !strings.Contains(got.Message, tt.msgPart) {
+				t.Errorf("message %q, want it to contain %q", got.Message, tt.msgPart)
+			}
+		})
+	}
+}
+
+func TestFold(t *testing.T) {
+	sched, _ := cron.ParseStandard("0 3 * * *")
+	base := func() *v1alpha1.PostgresBackup {
+		return &v1alpha1.PostgresBackup{
+			ObjectMeta: metav1.ObjectMeta{Name: "orders", Generation: 4, CreationTimestamp: metav1.NewTime(t0.Add(-48 * time.Hour))},
+			Spec: v1alpha1.PostgresBackupSpec{Schedule: "0 3 * * *", Destination: v1alpha1.DestinationSpec{
+				S3: v1alpha1.S3Destination{Bucket: "bk", Prefix: "p"},
+			}},
+		}
+	}
+	ok1 := job("orders-1", batchv1.JobComplete, 10, "")
+	bad2 := job("orders-2", batchv1.JobFailed, 20, "BackoffLimitExceeded")
+	pods := []corev1.Pod{pod(ok1, 10, 0, "Completed", okMsg), pod(bad2, 20, 3, "Error", `{"result":"failed","reason":"AuthFailed","message":"password authentication failed","bytes":0,"durationSeconds":0}`)}
+
+	tests := []struct {
+		name  string
+		edit  func(*v1alpha1.PostgresBackup)
+		jobs  []batchv1.Job
+		now   time.Time
+		check func(t *testing.T, out Output)
+	}{
+		{"nothing yet", nil, nil, t0, func(t *testing.T, out Output) {
+			c := meta.FindStatusCondition(out.Status.Conditions, v1alpha1.ConditionLastBackupSucceeded)
+			if c.Status != metav1.ConditionUnknown || c.Reason != v1alpha1.ReasonNoBackupYet || c.ObservedGeneration != 4 {
+				t.Errorf("condition %+v", c)
+			}
+			if s := meta.FindStatusCondition(out.Status.Conditions, v1alpha1.ConditionBackupStale); s.Reason != v1alpha1.ReasonMaxAgeUnset || out.RequeueAfter != 0 {
+				t.Errorf("stale %+v requeue %v", s, out.RequeueAfter)
+			}
+			if out.Status.CronJobName != "orders" || !out.Status.NextScheduleTime.Equal(ptr.To(metav1.NewTime(t0.Add(24*time.Hour)))) {
+				t.Errorf("cronjob %q next %v", out.Status.CronJobName, out.Status.NextScheduleTime)
+			}
+		}},
+		{"success then failure", nil, []batchv1.Job{ok1, bad2, job("orders-3", "", 30, "")}, t0.Add(time.Hour), func(t *testing.T, out Output) {
+			st := out.Status
+			if len(out.NewRuns) != 2 || out.NewRuns[0].JobName != "orders-1" || len(st.RecentBackups) != 2 || st.RecentBackups[0].JobName != "orders-2" {
+				t.Fatalf("new %+v recent %+v", out.NewRuns, st.RecentBackups)
+			}
+			if s := st.LastSuccessfulBackup; s == nil || s.ID != "20260301T030000Z" || s.Bytes != 1234 || s.ObjectPrefix != "s3://bk/p/20260301T030000Z/" || !s.Time.Equal(ptr.To(at(10))) {
+				t.Errorf("last success %+v", s)
+			}
+			if f := st.LastFailure; f == nil || f.Reason != "AuthFailed" || !f.Time.Equal(ptr.To(at(20))) {
+				t.Errorf("last failure %+v", f)
+			}
+			c := meta.FindStatusCondition(st.Conditions, v1alpha1.ConditionLastBackupSucceeded)
+			if c.Status != metav1.ConditionFalse || c.Reason != "AuthFailed" || !strings.Contains(c.Message, "password authentication failed") {
+				t.Errorf("condition %+v", c)
+			}
+		}},
+		{"jobs already recorded are not new", func(pb *v1alpha1.PostgresBackup) {
+			pb.Status.RecentBackups = []v1alpha1.BackupRun{{JobName: "orders-1", Result: v1alpha1.ResultSucceeded, FinishTime: at(10)}}
+		}, []batchv1.Job{ok1}, t0, func(t *testing.T, out Output) {
+			if len(out.NewRuns) != 0 || len(out.Status.RecentBackups) != 1 {
+				t.Errorf("new %+v recent %+v", out.NewRuns, out.Status.RecentBackups)
+			}
+		}},
+		{"bounded, newest first, deleted jobs kept", func(pb *v1alpha1.PostgresBackup) {
+			for i := range MaxRecentBackups {
+				pb.Status.RecentBackups = append(pb.Status.RecentBackups, v1alpha1.BackupRun{
+					JobName: fmt.Sprintf("old-%d", i), Result: v1alpha1.ResultSucceeded, FinishTime: at(-i - 1)})
+			}
+		}, []batchv1.Job{ok1, job("ancient", batchv1.JobComplete, -100, "")}, t0, func(t *testing.T, out Output) {
+			r := out.Status.RecentBackups
+			if len(r) != MaxRecentBackups || r[0].JobName != "orders-1" || r[1].JobName != "old-0" || r[9].JobName != "old-8" {
+				t.Errorf("recent %+v", r)
+			}
+			if len(out.NewRuns) != 1 {
+				t.Errorf("a Job older than the whole list is not new: %+v", out.NewRuns)
+			}
+		}},
+		{"older success does not replace newer", func(pb *v1alpha1.PostgresBackup) {
+			pb.Status.LastSuccessfulBackup = &v1alpha1.SuccessfulBackup{ID: "newer", Time: at(500)}
+		}, []batchv1.Job{ok1}, t0, func(t *testing.T, out Output) {
+			if out.Status.LastSuccessfulBackup.ID != "newer" {
+				t.Errorf("last success %+v", out.Status.LastSuccessfulBackup)
+			}
+		}},
+		{"fresh within maxAge", func(pb *v1alpha1.PostgresBackup) {
+			pb.Spec.MaxAge = &metav1.Duration{Duration: 26 * time.Hour}
+		}, []batchv1.Job{ok1}, t0.Add(time.Hour), func(t *testing.T, out Output) {
+			c := meta.FindStatusCondition(out.Status.Conditions, v1alpha1.ConditionBackupStale)
+			if c.Status != metav1.ConditionFalse || c.Reason != v1alpha1.ReasonWithinMaxAge {
+				t.Errorf("stale %+v", c)
+			}
+			if want := 26*time.Hour - 50*time.Minute; out.RequeueAfter != want {
+				t.Errorf("requeue after %v, want %v", out.RequeueAfter, want)
+			}
+		}},
+		{"stale since the last success", func(pb *v1alpha1.PostgresBackup) {
+			pb.Spec.MaxAge = &metav1.Duration{Duration: time.Hour}
+		}, []batchv1.Job{ok1}, t0.Add(2 * time.Hour), func(t *testing.T, out Output) {
+			c := meta.FindStatusCondition(out.Status.Conditions, v1alpha1.ConditionBackupStale)
+			if c.Status != metav1.ConditionTrue || c.Reason != v1alpha1.ReasonMaxAgeExceeded || out.RequeueAfter != 0 {
+				t.Errorf("stale %+v requeue %v", c, out.RequeueAfter)
+			}
+		}},
+		{"stale without any success", func(pb *v1alpha1.PostgresBackup) {
+			pb.Spec.MaxAge = &metav1.Duration{Duration: 24 * time.Hour}
+		}, []batchv1.Job{bad2}, t0, func(t *testing.T, out Output) {
+			c := meta.FindStatusCondition(out.Status.Conditions, v1alpha1.ConditionBackupStale)
+			if c.Status != metav1.ConditionTrue || !strings.Contains(c.Message, "created") {
+				t.Errorf("stale %+v", c)
+			}
+		}},
+		{"suspended has no next run", func(pb *v1alpha1.PostgresBackup) {
+			pb.Spec.Suspend = ptr.To(true)
+		}, nil, t0, func(t *testing.T, out Output) {
+			if out.Status.NextScheduleTime != nil {
+				t.Errorf("next %v", out.Status.NextScheduleTime)
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			pb := base()
+			if tt.edit != nil {
+				tt.edit(pb)
+			}
+			before := pb.DeepCopy()
+			out := Fold(Input{Backup: pb, Jobs: tt.jobs, Pods: pods, Schedule: sched, Location: time.UTC, Now: tt.now})
+			tt.check(t, out)
+			if len(pb.Status.RecentBackups) != len(before.Status.RecentBackups) {
+				t.Error("Fold changed its input")
+			}
+			again := Fold(Input{Backup: &v1alpha1.PostgresBackup{ObjectMeta: pb.ObjectMeta, Spec: pb.Spec, Status: out.Status},
+				Jobs: tt.jobs, Pods: pods, Schedule: sched, Location: time.UTC, Now: tt.now})
+			if len(again.NewRuns) != 0 {
+				t.Errorf("folding twice reports runs again: %+v", again.NewRuns)
+			}
+		})
+	}
+}
+
+func TestConditionReason(t *testing.T) {
+	for in, want := range map[string]string{"DumpFailed": "DumpFailed", "": "JobFailed", "bad reason": "JobFailed", "lower": "JobFailed"} {
+		if got := conditionReason(in); got != want {
+			t.Errorf("conditionReason(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -1,0 +1,3 @@
+// Package examples holds the tests of the example manifests in this
+// directory: each must be valid as written.
+package examples

@@ -1,0 +1,148 @@
+package examples
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	"sigs.k8s.io/yaml"
+
+	"github.com/pgbackup/pgbackup/controller/api/v1alpha1"
+	"github.com/pgbackup/pgbackup/controller/builder"
+)
+
+// documents splits a multi-document YAML file into its documents, as JSON.
+func documents(t *testing.T, path string) [][]byte {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data)))
+	var docs [][]byte
+	for {
+		doc, err := r.Read()
+		if errors.Is(err, io.EOF) {
+			return docs
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		j, err := yaml.YAMLToJSON(doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s := string(bytes.TrimSpace(j)); s != "null" && s != "" {
+			docs = append(docs, j)
+		}
+	}
+}
+
+// TestPostgresBackupExample decodes the example strictly into the API types
+// and creates it on a real API server with the generated CRD, which applies
+// the CRD's schema and CEL rules exactly as a cluster would.
+func TestPostgresBackupExample(t *testing.T) {
+	docs := documents(t, "postgresbackup.yaml")
+	secrets := map[string]corev1.Secret{}
+	var backups []v1alpha1.PostgresBackup
+	var objs []*unstructured.Unstructured
+	for _, doc := range docs {
+		u := &unstructured.Unstructured{}
+		if err := u.UnmarshalJSON(doc); err != nil {
+			t.Fatal(err)
+		}
+		if u.GetNamespace() != "" {
+			t.Errorf("%s %s sets a namespace; the example is applied with -n", u.GetKind(), u.GetName())
+		}
+		objs = append(objs, u)
+		switch u.GroupVersionKind() {
+		case corev1.SchemeGroupVersion.WithKind("Secret"):
+			var s corev1.Secret
+			if err := yaml.UnmarshalStrict(doc, &s); err != nil {
+				t.Fatalf("Secret: %v", err)
+			}
+			secrets[s.Name] = s
+		case v1alpha1.GroupVersion.WithKind("PostgresBackup"):
+			var pb v1alpha1.PostgresBackup
+			if err := yaml.UnmarshalStrict(doc, &pb); err != nil {
+				t.Fatalf("PostgresBackup does not decode strictly into the API types: %v", err)
+			}
+			if _, _, err := builder.Schedule(&pb.Spec); err != nil {
+				t.Errorf("PostgresBackup %s: schedule: %v", pb.Name, err)
+			}
+			backups = append(backups, pb)
+		default:
+			t.Errorf("unexpected %s", u.GroupVersionKind())
+		}
+	}
+	if len(backups) != 1 {
+		t.Fatalf("%d PostgresBackups, want 1", len(backups))
+	}
+
+	// Every Secret key the PostgresBackup refers to exists.
+	pb := backups[0]
+	ref := pb.Spec.Postgres.PasswordSecretRef
+	if ref == nil {
+		t.Fatal("no passwordSecretRef")
+	}
+	if _, ok := secrets[ref.Name].StringData[ref.Key]; !ok {
+		t.Errorf("passwordSecretRef %s/%s: no such Secret key in the example", ref.Name, ref.Key)
+	}
+	creds := pb.Spec.Destination.S3.CredentialsSecretRef
+	if creds == nil {
+		t.Fatal("no credentialsSecretRef")
+	}
+	for _, key := range []string{builder.KeyAccessKeyID, builder.KeySecretAccessKey} {
+		if _, ok := secrets[creds.Name].StringData[key]; !ok {
+			t.Errorf("credentialsSecretRef %s: no key %s in the example", creds.Name, key)
+		}
+	}
+
+	createOnAPIServer(t, objs)
+}
+
+func createOnAPIServer(t *testing.T, objs []*unstructured.Unstructured) {
+	t.Helper()
+	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
+		t.Fatal("KUBEBUILDER_ASSETS is unset: run ../shared/ci/provision and source /var/cache/pgbackup-ci/env.sh (see make envtest-assets)")
+	}
+	env := &envtest.Environment{
+		CRDDirectoryPaths:     []string{filepath.Join("..", "charts", "pgbackup", "generated", "crds")},
+		ErrorIfCRDPathMissing: true,
+	}
+	cfg, err := env.Start()
+	if err != nil {
+		t.Fatalf("starting envtest: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := env.Stop(); err != nil {
+			t.Errorf("stopping envtest: %v", err)
+		}
+	})
+	c, err := client.New(cfg, client.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	ns := &corev1.Namespace{}
+	ns.Name = "example"
+	if err := c.Create(ctx, ns); err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range objs {
+		o.SetNamespace(ns.Name)
+		if err := c.Create(ctx, o, client.FieldValidation("Strict")); err != nil {
+			t.Errorf("creating %s %s: %v", o.GetKind(), o.GetName(), err)
+		}
+	}
+}
