@@ -30,6 +30,8 @@ type Options struct {
 	Jobs int
 	// SpoolDir is scratch space (the PVC), needed by the directory format.
 	SpoolDir string
+	// KeepLocal keeps the newest N complete backups on the spool volume too.
+	KeepLocal int
 	// Compression is zstd[:LEVEL], gzip[:LEVEL] or none.
 	Compression string
 	// S3PathStyle forces path-style addressing on or off; nil means on
@@ -86,7 +88,8 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringSliceVar(&o.Databases, "databases", o.Databases, "databases to dump, comma-separated (default: every connectable non-template database)")
 	fs.StringVar(&o.Format, "format", o.Format, "pg_dump format: custom, plain, or directory (dumped in parallel into --spool-dir, stored as one tar)")
 	fs.IntVar(&o.Jobs, "jobs", o.Jobs, "pg_dump -j: parallel dump jobs, for --format directory")
-	fs.StringVar(&o.SpoolDir, "spool-dir", o.SpoolDir, "scratch space (the PVC); needed by --format directory")
+	fs.StringVar(&o.SpoolDir, "spool-dir", o.SpoolDir, "scratch space (the PVC); needed by --format directory and --keep-local")
+	fs.IntVar(&o.KeepLocal, "keep-local", o.KeepLocal, "also keep the newest N complete backups, as stored, under --spool-dir/local")
 	fs.StringVar(&o.Compression, "compression", o.Compression, "zstd[:LEVEL], gzip[:LEVEL] or none (done by the agent; pg_dump runs with -Z0)")
 	fs.BoolVar(&o.pathStyle, "s3-path-style", false, "path-style S3 addressing (default: on when a custom endpoint is set)")
 	fs.IntVar(&o.UploadConcurrency, "upload-concurrency", o.UploadConcurrency, "parts of an object uploaded in parallel (memory: about (N+1) x part size)")
@@ -139,10 +142,14 @@ func (o *Options) validate() (settings, error) {
 	} else if o.Jobs > 1 && s.format != manifest.FormatDirectory {
 		errs = append(errs, errors.New("--jobs above 1 needs --format directory (pg_dump dumps in parallel only to a directory)"))
 	}
-	if s.format == manifest.FormatDirectory {
-		if o.SpoolDir == "" {
-			errs = append(errs, errors.New("--format directory needs --spool-dir (the spool volume), where pg_dump writes before the upload"))
-		} else if st, err := os.Stat(o.SpoolDir); err != nil || !st.IsDir() {
+	if o.KeepLocal < 0 {
+		errs = append(errs, fmt.Errorf("--keep-local %d: must not be negative", o.KeepLocal))
+	}
+	if s.format == manifest.FormatDirectory || o.KeepLocal > 0 {
+		switch st, err := os.Stat(o.SpoolDir); {
+		case o.SpoolDir == "":
+			errs = append(errs, errors.New("--format directory and --keep-local need --spool-dir (the spool volume)"))
+		case err != nil || !st.IsDir():
 			errs = append(errs, fmt.Errorf("--spool-dir %s is not a directory", o.SpoolDir))
 		}
 	}

@@ -85,6 +85,8 @@ type run struct {
 	started time.Time
 	set     settings
 	store   storage.Store
+	id      string
+	local   localCopies
 }
 
 func (r *run) execute(ctx context.Context) (result.Result, error) {
@@ -121,6 +123,8 @@ func (r *run) execute(ctx context.Context) (result.Result, error) {
 		defer func() { _ = os.RemoveAll(filepath.Join(r.opts.SpoolDir, id)) }()
 	}
 	res.BackupID = id
+	r.id = id
+	r.local = localCopies{root: filepath.Join(r.opts.SpoolDir, "local"), keep: r.opts.KeepLocal}
 	log := r.log.WithValues("backupId", id)
 	log.Info("Backup started", "destination", r.opts.Destination, "databases", names(dbs),
 		"format", set.format, "compression", set.compression.String(), "server", server.Version, "pgDump", dumpVersion.Full)
@@ -157,6 +161,15 @@ func (r *run) execute(ctx context.Context) (result.Result, error) {
 		return res, err
 	}
 	log.Info("Backup complete", "bytes", res.Bytes, "databases", res.Databases, "duration", r.now().Sub(r.started).Round(time.Millisecond).String())
+	if r.local.enabled() {
+		if body, err := m.Marshal(); err == nil {
+			err = r.local.commit(log, id, body)
+			if err != nil {
+				log.Error(err, "Could not keep the local copy; the backup in S3 is complete")
+				res.Warnings = append(res.Warnings, "local copy: "+err.Error())
+			}
+		}
+	}
 	res.Warnings = append(res.Warnings, r.applyRetention(ctx, log)...)
 	return res, nil
 }
@@ -303,6 +316,9 @@ func (r *run) commit(ctx context.Context, m *manifest.Manifest) error {
 // left but what retention would sweep anyway. It runs on a fresh context:
 // the run's may be the cancelled one.
 func (r *run) discard(log logr.Logger, m *manifest.Manifest) {
+	if r.local.enabled() {
+		r.local.drop(m.ID)
+	}
 	keys := make([]string, 0, len(m.Databases)+1)
 	if m.Globals != nil {
 		keys = append(keys, m.Globals.Key)
@@ -389,7 +405,22 @@ func (r *run) storeStream(ctx context.Context, log logr.Logger, key string, stre
 			"dumpedMBps", progress.Rate(dumped.Load(), elapsed))
 	})
 	hash := sha256.New()
-	body := io.TeeReader(compressed, io.MultiWriter(hash, &stored))
+	sinks := []io.Writer{hash, &stored}
+	if r.local.enabled() {
+		f, err := r.local.create(r.id, key)
+		if err != nil {
+			stopProgress()
+			_ = stream.Close()
+			_ = compressed.CloseWithError(err)
+			if cerr := <-compressErr; cerr != nil {
+				log.V(1).Info("Compressor stopped", "error", cerr.Error())
+			}
+			return manifest.Object{}, err
+		}
+		defer func() { _ = f.Close() }()
+		sinks = append(sinks, f)
+	}
+	body := io.TeeReader(compressed, io.MultiWriter(sinks...))
 	obj, err := r.store.Upload(ctx, key, body, storage.WithExpectedSize(expected))
 	stopProgress()
 	if err != nil {

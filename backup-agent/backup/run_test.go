@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -484,5 +485,60 @@ func TestRunGlobals(t *testing.T) {
 				t.Fatalf("result warnings %v: a skip must be reported", res.Warnings)
 			}
 		})
+	}
+}
+
+func TestRunKeepLocal(t *testing.T) {
+	fakePgDump(t, "17.2")
+	store := newStore()
+	spoolDir := t.TempDir()
+	clock := time.Date(2026, 11, 29, 3, 0, 0, 0, time.UTC)
+	d := deps(store, pg17)
+	d.Now = func() time.Time { return clock }
+	opts := options("app", "orders")
+	opts.SpoolDir, opts.KeepLocal = spoolDir, 2
+	var ids []string
+	for range 3 {
+		res, err := Run(context.Background(), testr.New(t), opts, d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, res.BackupID)
+		clock = clock.Add(time.Hour)
+	}
+	local := func() []string {
+		entries, _ := os.ReadDir(filepath.Join(spoolDir, "local"))
+		var names []string
+		for _, e := range entries {
+			names = append(names, e.Name())
+		}
+		return names
+	}
+	if got := strings.Join(local(), " "); got != ids[1]+" "+ids[2] {
+		t.Fatalf("local copies %q, want the two newest %v", got, ids[1:])
+	}
+	// The local copies are the stored objects, byte for byte.
+	m, err := manifest.Unmarshal(readAll(t, store, "team/pg/"+ids[2]+"/manifest.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, obj := range m.Databases {
+		b, err := os.ReadFile(filepath.Join(spoolDir, "local", ids[2], filepath.Base(obj.Key)))
+		if err != nil || !bytes.Equal(b, readAll(t, store, obj.Key)) {
+			t.Fatalf("local copy of %s: %v", obj.Key, err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(spoolDir, "local", ids[2], "manifest.json")); err != nil {
+		t.Fatal("a complete local copy has its manifest")
+	}
+
+	// A failed run leaves no local copy behind.
+	t.Setenv("FAKE_FAIL_DB", "orders")
+	res, err := Run(context.Background(), testr.New(t), opts, d)
+	if err == nil {
+		t.Fatal("want a failure")
+	}
+	if slices.Contains(local(), res.BackupID) {
+		t.Fatalf("the failed run %s left a local copy", res.BackupID)
 	}
 }
