@@ -9,6 +9,7 @@ import (
 	"github.com/go-logr/logr"
 
 	"github.com/pgbackup/pgbackup/backup-agent/manifest"
+	"github.com/pgbackup/pgbackup/backup-agent/repo"
 	"github.com/pgbackup/pgbackup/backup-agent/result"
 )
 
@@ -57,7 +58,7 @@ func (l localCopies) commit(log logr.Logger, id string, manifestJSON []byte) err
 			l.drop(e.Name()) // a failed run's leftovers
 		}
 	}
-	slices.SortFunc(complete, func(a, b string) int { return compareIDs(b, a) })
+	slices.SortFunc(complete, func(a, b string) int { return repo.Compare(b, a) })
 	for _, old := range complete[min(l.keep, len(complete)):] {
 		l.drop(old)
 		log.Info("Removed an old local copy", "backupId", old)
@@ -67,13 +68,3 @@ func (l localCopies) commit(log logr.Logger, id string, manifestJSON []byte) err
 
 // drop removes the local copy of backup id.
 func (l localCopies) drop(id string) { _ = os.RemoveAll(filepath.Join(l.root, id)) }
-
-// compareIDs orders backup ids by start time, then suffix.
-func compareIDs(a, b string) int {
-	ta, na, _ := manifest.ParseID(a)
-	tb, nb, _ := manifest.ParseID(b)
-	if c := ta.Compare(tb); c != 0 {
-		return c
-	}
-	return na - nb
-}

@@ -20,8 +20,8 @@ import (
 // Options configure a backup run. Every field is a flag of `pgbackup
 // backup` and, through package envflag, a PGBACKUP_* variable.
 type Options struct {
-	// Destination is s3://BUCKET/PREFIX.
-	Destination string
+	// Destination is where backups go (and the S3 addressing style).
+	Destination storage.Destination
 	// Databases to dump; empty means every connectable non-template database.
 	Databases []string
 	// Format is pg_dump's output format: custom or plain.
@@ -34,9 +34,6 @@ type Options struct {
 	KeepLocal int
 	// Compression is zstd[:LEVEL], gzip[:LEVEL] or none.
 	Compression string
-	// S3PathStyle forces path-style addressing on or off; nil means on
-	// exactly when a custom endpoint is set.
-	S3PathStyle *bool
 	// UploadConcurrency is how many parts of an object upload at once.
 	UploadConcurrency int
 	// ConnectRetries is how often a failed PostgreSQL connection is retried.
@@ -57,8 +54,6 @@ type Options struct {
 	AgeRecipientsFile string
 	// Retention is applied after a fully successful run only.
 	Retention retention.Policy
-
-	pathStyle bool
 }
 
 // The values of --globals.
@@ -84,14 +79,13 @@ func DefaultOptions() Options {
 // AddFlags registers the options as flags, with their current values as
 // defaults.
 func (o *Options) AddFlags(fs *pflag.FlagSet) {
-	fs.StringVar(&o.Destination, "destination", o.Destination, "where backups go: s3://BUCKET/PREFIX (required)")
+	o.Destination.AddFlags(fs, "where backups go")
 	fs.StringSliceVar(&o.Databases, "databases", o.Databases, "databases to dump, comma-separated (default: every connectable non-template database)")
 	fs.StringVar(&o.Format, "format", o.Format, "pg_dump format: custom, plain, or directory (dumped in parallel into --spool-dir, stored as one tar)")
 	fs.IntVar(&o.Jobs, "jobs", o.Jobs, "pg_dump -j: parallel dump jobs, for --format directory")
 	fs.StringVar(&o.SpoolDir, "spool-dir", o.SpoolDir, "scratch space (the PVC); needed by --format directory and --keep-local")
 	fs.IntVar(&o.KeepLocal, "keep-local", o.KeepLocal, "also keep the newest N complete backups, as stored, under --spool-dir/local")
 	fs.StringVar(&o.Compression, "compression", o.Compression, "zstd[:LEVEL], gzip[:LEVEL] or none (done by the agent; pg_dump runs with -Z0)")
-	fs.BoolVar(&o.pathStyle, "s3-path-style", false, "path-style S3 addressing (default: on when a custom endpoint is set)")
 	fs.IntVar(&o.UploadConcurrency, "upload-concurrency", o.UploadConcurrency, "parts of an object uploaded in parallel (memory: about (N+1) x part size)")
 	fs.IntVar(&o.ConnectRetries, "connect-retries", o.ConnectRetries, "retries of a failed PostgreSQL connection, with backoff (a refused login is not retried)")
 	fs.StringVar(&o.TerminationLog, "termination-log", o.TerminationLog, "where the result JSON goes (default: /dev/termination-log when writable)")
@@ -101,15 +95,6 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringArrayVar(&o.AgeRecipients, "age-recipient", o.AgeRecipients, "encrypt for this age public key (age1...); repeatable")
 	fs.StringVar(&o.AgeRecipientsFile, "age-recipients-file", o.AgeRecipientsFile, "encrypt for the age public keys in this file, one per line")
 	o.Retention.AddFlags(fs)
-}
-
-// Complete reads what AddFlags cannot express directly (whether a boolean
-// was set at all) once the flags are parsed.
-func (o *Options) Complete(fs *pflag.FlagSet) {
-	if fs.Changed("s3-path-style") {
-		v := o.pathStyle
-		o.S3PathStyle = &v
-	}
 }
 
 // settings are validated, parsed options.
@@ -126,9 +111,7 @@ func (o *Options) validate() (settings, error) {
 	var s settings
 	var errs []error
 	var err error
-	if o.Destination == "" {
-		errs = append(errs, errors.New("--destination is required (s3://BUCKET/PREFIX)"))
-	} else if s.bucket, s.prefix, err = storage.ParseDestination(o.Destination); err != nil {
+	if s.bucket, s.prefix, err = o.Destination.Parse(); err != nil {
 		errs = append(errs, err)
 	}
 	switch f := manifest.Format(o.Format); f {

@@ -126,7 +126,7 @@ func (r *run) execute(ctx context.Context) (result.Result, error) {
 	r.id = id
 	r.local = localCopies{root: filepath.Join(r.opts.SpoolDir, "local"), keep: r.opts.KeepLocal}
 	log := r.log.WithValues("backupId", id)
-	log.Info("Backup started", "destination", r.opts.Destination, "databases", names(dbs),
+	log.Info("Backup started", "destination", r.opts.Destination.URL, "databases", names(dbs),
 		"format", set.format, "compression", set.compression.String(), "server", server.Version, "pgDump", dumpVersion.Full)
 
 	m := &manifest.Manifest{
@@ -193,11 +193,8 @@ func (r *run) openStore(ctx context.Context) (storage.Store, error) {
 	if r.deps.Store != nil {
 		return r.deps.Store, nil
 	}
-	return storage.New(ctx, storage.Config{
-		Bucket:      r.set.bucket,
-		PathStyle:   r.opts.S3PathStyle,
-		Concurrency: r.opts.UploadConcurrency,
-	})
+	s, _, err := r.opts.Destination.Open(ctx, storage.Config{Concurrency: r.opts.UploadConcurrency})
+	return s, err
 }
 
 // inspect connects to the server, checks that pg_dump can dump it, and

@@ -94,7 +94,7 @@ var pg17 = fakeCatalog{
 
 func options(dbs ...string) Options {
 	o := DefaultOptions()
-	o.Destination = "s3://bucket/team/pg"
+	o.Destination.URL = "s3://bucket/team/pg"
 	o.Databases = dbs
 	return o
 }
@@ -232,7 +232,7 @@ func TestRunRefusals(t *testing.T) {
 		{"old pg_dump", "15.18", pg17, options(), 4, "pg_dump 15.18 is older than the server (PostgreSQL 17.2)"},
 		{"missing databases", "17.2", pg17, options("app", "nope", "gone"), 2, `["nope" "gone"]`},
 		{"auth", "17.2", fakeCatalog{err: result.Errorf(result.ReasonAuthFailed, "authentication refused")}, options(), 3, "authentication refused"},
-		{"bad options", "17.2", pg17, Options{Destination: "s3://b", Format: "tar", Compression: "zstd:99"}, 2, `--format "tar"`},
+		{"bad options", "17.2", pg17, Options{Destination: storage.Destination{URL: "s3://b"}, Format: "tar", Compression: "zstd:99"}, 2, `--format "tar"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

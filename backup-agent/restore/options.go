@@ -17,8 +17,8 @@ import (
 // Options configure a restore. Every field is a flag of `pgbackup
 // restore` and, through package envflag, a PGBACKUP_* variable.
 type Options struct {
-	// Destination is s3://BUCKET/PREFIX, as given to the backup.
-	Destination string
+	// Destination is where the backups are, as given to the backup.
+	Destination storage.Destination
 	// Backup is "latest" or a backup id.
 	Backup string
 	// At picks the newest complete backup started at or before this time
@@ -47,12 +47,8 @@ type Options struct {
 	Globals bool
 	// DryRun prints the plan and touches nothing.
 	DryRun bool
-	// S3PathStyle forces path-style addressing; nil: on with a custom endpoint.
-	S3PathStyle *bool
 	// ProgressInterval is how often progress is logged.
 	ProgressInterval time.Duration
-
-	pathStyle bool
 }
 
 // DefaultOptions are the flags' defaults.
@@ -62,7 +58,7 @@ func DefaultOptions() Options {
 
 // AddFlags registers the options as flags.
 func (o *Options) AddFlags(fs *pflag.FlagSet) {
-	fs.StringVar(&o.Destination, "destination", o.Destination, "where the backups are: s3://BUCKET/PREFIX (required)")
+	o.Destination.AddFlags(fs, "where the backups are")
 	fs.StringVar(&o.Backup, "backup", o.Backup, "backup to restore: latest or an id (see pgbackup list)")
 	fs.StringVar(&o.At, "at", o.At, "restore the newest complete backup started at or before this time (RFC 3339)")
 	fs.StringVar(&o.Database, "database", o.Database, "database of the backup to restore (required when the backup holds several)")
@@ -75,16 +71,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.SingleTransaction, "single-transaction", o.SingleTransaction, "restore in one transaction so a failure leaves the target unchanged (turn off for schemas that exceed max_locks_per_transaction)")
 	fs.BoolVar(&o.Globals, "globals", o.Globals, "apply the backup's roles and tablespaces (pg_dumpall --globals-only) to the target server first; objects that already exist are reported and skipped")
 	fs.BoolVar(&o.DryRun, "dry-run", o.DryRun, "print the plan and touch nothing")
-	fs.BoolVar(&o.pathStyle, "s3-path-style", false, "path-style S3 addressing (default: on when a custom endpoint is set)")
 	fs.DurationVar(&o.ProgressInterval, "progress-interval", o.ProgressInterval, "how often progress is logged")
-}
-
-// Complete reads what AddFlags cannot express directly once flags are parsed.
-func (o *Options) Complete(fs *pflag.FlagSet) {
-	if fs.Changed("s3-path-style") {
-		v := o.pathStyle
-		o.S3PathStyle = &v
-	}
 }
 
 // settings are validated options.
@@ -101,9 +88,7 @@ func (o *Options) validate() (settings, error) {
 	var s settings
 	var errs []string
 	var err error
-	if o.Destination == "" {
-		errs = append(errs, "--destination is required (s3://BUCKET/PREFIX)")
-	} else if s.bucket, s.prefix, err = storage.ParseDestination(o.Destination); err != nil {
+	if s.bucket, s.prefix, err = o.Destination.Parse(); err != nil {
 		errs = append(errs, err.Error())
 	}
 	if o.At != "" {

@@ -60,7 +60,7 @@ func Run(ctx context.Context, log logr.Logger, opts Options, deps Deps, out io.W
 	}
 	store := deps.Store
 	if store == nil {
-		if store, err = storage.New(ctx, storage.Config{Bucket: set.bucket, PathStyle: opts.S3PathStyle}); err != nil {
+		if store, _, err = opts.Destination.Open(ctx, storage.Config{}); err != nil {
 			return err
 		}
 	}

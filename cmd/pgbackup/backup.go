@@ -45,7 +45,6 @@ func runBackup(cmd *cobra.Command, stderr io.Writer, opts *backup.Options, logLe
 	if err != nil {
 		err = result.Wrap(result.ReasonConfigInvalid, err)
 	}
-	opts.Complete(cmd.Flags())
 	log, lerr := logging.New(stderr, logLevel)
 	if err == nil && lerr != nil {
 		err = result.Wrap(result.ReasonConfigInvalid, lerr)

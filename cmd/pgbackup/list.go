@@ -14,7 +14,7 @@ import (
 )
 
 type listOptions struct {
-	destination string
+	destination storage.Destination
 	output      string
 }
 
@@ -41,7 +41,7 @@ chain (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION, AWS_ENDPOINT_URL_S3
 			return runList(cmd, log, stdout, o)
 		},
 	}
-	cmd.Flags().StringVar(&o.destination, "destination", "", "where the backups are: s3://BUCKET/PREFIX (required)")
+	o.destination.AddFlags(cmd.Flags(), "where the backups are")
 	cmd.Flags().StringVarP(&o.output, "output", "o", "table", "output format: table or json (an array of manifests)")
 	return cmd
 }
@@ -50,18 +50,10 @@ func runList(cmd *cobra.Command, log logr.Logger, stdout io.Writer, o listOption
 	if o.output != "table" && o.output != "json" {
 		return result.Errorf(result.ReasonConfigInvalid, "unknown output format %q: use table or json", o.output)
 	}
-	if o.destination == "" {
-		return result.Errorf(result.ReasonConfigInvalid, "--destination is required (s3://BUCKET/PREFIX)")
-	}
-	bucket, prefix, err := storage.ParseDestination(o.destination)
+	r, err := openRepo(cmd.Context(), o.destination)
 	if err != nil {
 		return err
 	}
-	store, err := storage.New(cmd.Context(), storage.Config{Bucket: bucket})
-	if err != nil {
-		return err
-	}
-	r := repo.Repo{Store: store, Prefix: prefix}
 	ms, err := r.Complete(cmd.Context(), func(id string, err error) {
 		log.Error(err, "Skipping a backup whose manifest cannot be used", "backupId", id)
 	})

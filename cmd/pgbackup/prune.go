@@ -9,7 +9,6 @@ import (
 	"github.com/go-logr/logr"
 	"github.com/spf13/cobra"
 
-	"github.com/pgbackup/pgbackup/backup-agent/repo"
 	"github.com/pgbackup/pgbackup/backup-agent/result"
 	"github.com/pgbackup/pgbackup/backup-agent/retention"
 	"github.com/pgbackup/pgbackup/backup-agent/storage"
@@ -18,7 +17,7 @@ import (
 )
 
 type pruneOptions struct {
-	destination string
+	destination storage.Destination
 	dryRun      bool
 	policy      retention.Policy
 }
@@ -47,31 +46,24 @@ backup is never deleted. --dry-run prints the same report and deletes nothing.
 			return runPrune(cmd, log, stdout, o)
 		},
 	}
-	cmd.Flags().StringVar(&o.destination, "destination", "", "where the backups are: s3://BUCKET/PREFIX (required)")
+	o.destination.AddFlags(cmd.Flags(), "where the backups are")
 	cmd.Flags().BoolVar(&o.dryRun, "dry-run", false, "print what would be deleted and delete nothing")
 	o.policy.AddFlags(cmd.Flags())
 	return cmd
 }
 
 func runPrune(cmd *cobra.Command, log logr.Logger, stdout io.Writer, o pruneOptions) error {
-	if o.destination == "" {
-		return result.Errorf(result.ReasonConfigInvalid, "--destination is required (s3://BUCKET/PREFIX)")
-	}
 	if err := o.policy.Validate(); err != nil {
 		return result.Wrap(result.ReasonConfigInvalid, err)
 	}
 	if o.policy.Empty() {
 		return result.Errorf(result.ReasonConfigInvalid, "no retention rule given: set at least one of --keep-last, --keep-daily, --keep-weekly, --keep-monthly, --max-age")
 	}
-	bucket, prefix, err := storage.ParseDestination(o.destination)
+	r, err := openRepo(cmd.Context(), o.destination)
 	if err != nil {
 		return err
 	}
-	store, err := storage.New(cmd.Context(), storage.Config{Bucket: bucket})
-	if err != nil {
-		return err
-	}
-	rep, err := retention.Apply(cmd.Context(), log, repo.Repo{Store: store, Prefix: prefix}, o.policy, time.Now(), o.dryRun)
+	rep, err := retention.Apply(cmd.Context(), log, r, o.policy, time.Now(), o.dryRun)
 	if werr := writePruneReport(stdout, rep, o.dryRun); err == nil && werr != nil {
 		err = result.Wrap(result.ReasonInternal, werr)
 	}

@@ -34,7 +34,6 @@ at least as new as the pg_dump that made the backup.
 			if err := envflag.Apply(cmd.Flags()); err != nil {
 				return result.Wrap(result.ReasonConfigInvalid, err)
 			}
-			opts.Complete(cmd.Flags())
 			log, err := logging.New(stderr, "info")
 			if err != nil {
 				return err

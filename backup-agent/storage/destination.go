@@ -1,0 +1,74 @@
+package storage
+
+import (
+	"context"
+	"strconv"
+
+	"github.com/spf13/pflag"
+
+	"github.com/pgbackup/pgbackup/backup-agent/result"
+)
+
+// Destination is where backups live, as every subcommand takes it: the
+// --destination s3://BUCKET/PREFIX flag and the optional --s3-path-style.
+type Destination struct {
+	// URL is s3://BUCKET/PREFIX.
+	URL string
+	// PathStyle forces path-style addressing on or off; nil means on
+	// exactly when a custom endpoint is set.
+	PathStyle *bool
+}
+
+// AddFlags registers --destination (described by help) and --s3-path-style.
+func (d *Destination) AddFlags(fs *pflag.FlagSet, help string) {
+	fs.StringVar(&d.URL, "destination", d.URL, help+": s3://BUCKET/PREFIX (required)")
+	f := fs.VarPF(optionalBool{&d.PathStyle}, "s3-path-style", "", "path-style S3 addressing (default: on when a custom endpoint is set)")
+	f.NoOptDefVal = "true"
+}
+
+// Parse checks the URL and splits it; errors are ConfigInvalid.
+func (d Destination) Parse() (bucket, prefix string, err error) {
+	if d.URL == "" {
+		return "", "", result.Errorf(result.ReasonConfigInvalid, "--destination is required (s3://BUCKET/PREFIX)")
+	}
+	return ParseDestination(d.URL)
+}
+
+// Open parses the destination and connects an S3 store to its bucket,
+// with the rest of cfg; it returns the store and the key prefix.
+func (d Destination) Open(ctx context.Context, cfg Config) (*S3Store, string, error) {
+	bucket, prefix, err := d.Parse()
+	if err != nil {
+		return nil, "", err
+	}
+	cfg.Bucket, cfg.PathStyle = bucket, d.PathStyle
+	s, err := New(ctx, cfg)
+	if err != nil {
+		return nil, "", err
+	}
+	return s, prefix, nil
+}
+
+// optionalBool is a boolean flag that stays nil until given.
+type optionalBool struct{ p **bool }
+
+func (o optionalBool) String() string {
+	if o.p == nil || *o.p == nil {
+		return ""
+	}
+	return strconv.FormatBool(**o.p)
+}
+
+func (o optionalBool) Set(s string) error {
+	v, err := strconv.ParseBool(s)
+	if err != nil {
+		return err
+	}
+	*o.p = &v
+	return nil
+}
+
+func (optionalBool) Type() string { return "bool" }
+
+// IsBoolFlag lets the flag be given without a value.
+func (optionalBool) IsBoolFlag() bool { return true }
