@@ -90,8 +90,16 @@ func (p *bufferPool) get(ctx context.Context, size int64) []byte {
 
 func (p *bufferPool) put(b []byte) { p.free <- b }
 
+// partMemory bounds the part buffers of one upload when parts start large
+// (a large expected size): fewer parts are in flight rather than more
+// memory held. Default parts (8 MiB) with concurrency 4 use 40 MiB.
+const partMemory = 48 << 20
+
 // upload streams r to the target and returns the object's size and ETag.
 func (u *streamer) upload(ctx context.Context, r io.Reader) (int64, string, error) {
+	// concurrency+1 buffers of the initial size must fit in partMemory,
+	// keeping at least one part in flight while the next one fills.
+	u.concurrency = max(1, min(u.concurrency, int(partMemory/max(u.initial, 1))-1))
 	newBuf := u.newBuf
 	if newBuf == nil {
 		newBuf = func(size int64) []byte { return make([]byte, size) }

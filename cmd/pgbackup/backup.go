@@ -40,6 +40,7 @@ The result is written as one JSON line to --termination-log.
 
 // runBackup runs the agent and writes its result, whatever happened.
 func runBackup(cmd *cobra.Command, stderr io.Writer, opts *backup.Options, logLevel string) error {
+	limitMemory()
 	var res result.Result
 	err := envflag.Apply(cmd.Flags())
 	if err != nil {

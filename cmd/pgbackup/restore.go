@@ -31,6 +31,7 @@ at least as new as the pg_dump that made the backup.
 ` + exitCodesHelp,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			limitMemory()
 			if err := envflag.Apply(cmd.Flags()); err != nil {
 				return result.Wrap(result.ReasonConfigInvalid, err)
 			}

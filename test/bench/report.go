@@ -26,6 +26,10 @@ const (
 const (
 	mib = 1 << 20
 	mb  = 1e6
+	// busyOther is how many cores the rest of the machine may use on
+	// average during a run before the report warns that the run competed
+	// for the CPU.
+	busyOther = 0.5
 )
 
 // measurement is one run of a command, as bench-measure (the bench image's
@@ -254,6 +258,14 @@ func (r report) write(w io.Writer) error {
 	}
 	if err := tw.Flush(); err != nil {
 		return err
+	}
+	b.WriteString("columns: CPU s = the contender's processes (user+sys); PG/S3 CPU s = the servers' containers; " +
+		"other CPU s = the rest of the machine (docker exec included), meanwhile\n")
+	for _, c := range contenders {
+		if m := median(c.Runs); m.Wall > 0 && m.OtherCPU.Seconds()/m.Wall.Seconds() > busyOther {
+			fmt.Fprintf(&b, "WARNING: other work used %.1f cores on average during %s: its times measure the contention too\n",
+				m.OtherCPU.Seconds()/m.Wall.Seconds(), c.Name)
+		}
 	}
 	if d, u := median(r.ClassicDump), median(r.ClassicUpload); d.Wall > 0 {
 		fmt.Fprintf(&b, "\n(b) in steps: pg_dump -Fc to file %.2f s (CPU %.1f s, RSS %.1f MiB), aws s3 cp %.2f s (CPU %.1f s, RSS %.1f MiB)\n",

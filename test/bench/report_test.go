@@ -169,4 +169,8 @@ func TestReportTable(t *testing.T) {
 	if strings.Join(rows, "\n") != strings.Join(want, "\n") {
 		t.Errorf("rows:\n%s\nwant:\n%s\nreport:\n%s", strings.Join(rows, "\n"), strings.Join(want, "\n"), out.String())
 	}
+	// Only (c) ran while the rest of the machine used a core (2 s in 2 s).
+	if got := strings.Count(out.String(), "WARNING"); got != 1 || !strings.Contains(out.String(), "1.0 cores on average during (c) agent") {
+		t.Errorf("want one contention warning, for (c):\n%s", out.String())
+	}
 }
