@@ -186,6 +186,35 @@ bench: bench-image ## Time pg_dump, pg_dump+aws s3 cp and the agent (BENCH_SIZE_
 bench-controller: envtest-assets ## Create 1,000 PostgresBackups on envtest; time until every CronJob exists, manager peak memory (BENCH_RESOURCES=1000)
 	$(GO) test -tags bench -run TestBenchController -v -count=1 -timeout 30m ./controller/reconciler/
 
+##@ End to end
+
+# kind and helm: the ones on PATH (../shared/ci/provision puts them there),
+# else these pinned versions, installed into ./bin. kubectl must be on PATH.
+KIND_VERSION    ?= v0.33.0
+HELM_VERSION    ?= v3.22.0
+KIND            ?= $(or $(shell command -v kind 2>/dev/null),$(BIN)/kind-$(KIND_VERSION))
+HELM            ?= $(or $(shell command -v helm 2>/dev/null),$(BIN)/helm-$(HELM_VERSION))
+KIND_NODE_IMAGE ?= kindest/node:v1.37.2
+E2E_TIMEOUT     ?= 25m
+DEMO_CLUSTER    ?= pgbackup-demo
+
+.PHONY: test-e2e
+test-e2e: images test-images $(KIND) $(HELM) ## End-to-end suite on a new kind cluster: helm install, scheduled backups, restore, trigger (E2E_KEEP=1 keeps the cluster)
+	KIND=$(KIND) HELM=$(HELM) KIND_NODE_IMAGE=$(KIND_NODE_IMAGE) PGBACKUP_BIN=$(BIN)/pgbackup \
+	CONTROLLER_IMAGE=$(CONTROLLER_IMAGE) AGENT_IMAGE=$(AGENT_IMAGE) \
+		$(GO) test -tags e2e -count=1 -v -parallel 4 -timeout $(E2E_TIMEOUT) ./test/e2e/
+
+.PHONY: demo
+demo: images test-images $(KIND) $(HELM) ## Create (or reuse) the kind cluster pgbackup-demo, back up a sample database, restore it, compare
+	KIND=$(KIND) HELM=$(HELM) KIND_NODE_IMAGE=$(KIND_NODE_IMAGE) PGBACKUP_BIN=$(BIN)/pgbackup \
+	CONTROLLER_IMAGE=$(CONTROLLER_IMAGE) AGENT_IMAGE=$(AGENT_IMAGE) S3_TEST_IMAGE=$(S3_TEST_IMAGE) \
+	DEMO_CLUSTER=$(DEMO_CLUSTER) DEMO_KUBECONFIG=$(BUILD)/demo/kubeconfig \
+		hack/demo/demo.sh up
+
+.PHONY: demo-down
+demo-down: $(KIND) ## Delete the demo's kind cluster
+	KIND=$(KIND) DEMO_CLUSTER=$(DEMO_CLUSTER) DEMO_KUBECONFIG=$(BUILD)/demo/kubeconfig hack/demo/demo.sh down
+
 ##@ Tools
 
 $(GOLANGCI_LINT):
@@ -199,3 +228,11 @@ $(CONTROLLER_GEN):
 $(SETUP_ENVTEST):
 	GOBIN=$(BIN) $(GO) install sigs.k8s.io/controller-runtime/tools/setup-envtest@$(SETUP_ENVTEST_VERSION)
 	mv $(BIN)/setup-envtest $@
+
+$(BIN)/kind-$(KIND_VERSION):
+	GOBIN=$(BIN) $(GO) install sigs.k8s.io/kind@$(KIND_VERSION)
+	mv $(BIN)/kind $@
+
+$(BIN)/helm-$(HELM_VERSION):
+	GOBIN=$(BIN) $(GO) install helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
+	mv $(BIN)/helm $@
