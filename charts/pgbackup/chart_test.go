@@ -450,6 +450,9 @@ func TestMonitoring(t *testing.T) {
 			t.Errorf("alert %s missing (have %v)", name, alerts)
 		}
 	}
+	if !strings.Contains(alerts["PgBackupLastBackupFailed"], "pgbackup_last_backup_succeeded == 0") {
+		t.Errorf("failed-backup alert must read the status gauge, which survives restarts: %s", alerts["PgBackupLastBackupFailed"])
+	}
 	if !strings.Contains(alerts["PgBackupStale"], "> 172800") {
 		t.Errorf("stale alert for maxAge 2d: %s", alerts["PgBackupStale"])
 	}

@@ -4,12 +4,15 @@ import (
 	"errors"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/pgbackup/pgbackup/controller/api/v1alpha1"
 )
 
 // Metrics are the backup metrics, labelled by namespace and name.
 type Metrics struct {
+	lastResult   *prometheus.GaugeVec
 	lastSuccess  *prometheus.GaugeVec
 	lastDuration *prometheus.GaugeVec
 	lastSize     *prometheus.GaugeVec
@@ -21,6 +24,11 @@ var labels = []string{"namespace", "name"}
 // New returns unregistered metrics.
 func New() *Metrics {
 	return &Metrics{
+		lastResult: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "pgbackup_last_backup_succeeded",
+			Help: "1 when the latest finished backup run succeeded, 0 when it failed; absent before the first run. " +
+				"Read from the resource's LastBackupSucceeded condition, so it survives controller restarts.",
+		}, labels),
 		lastSuccess: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "pgbackup_last_success_timestamp_seconds",
 			Help: "Unix time the last successful backup finished.",
@@ -43,7 +51,7 @@ func New() *Metrics {
 // Register adds the metrics to r.
 func (m *Metrics) Register(r prometheus.Registerer) error {
 	var errs []error
-	for _, c := range []prometheus.Collector{m.lastSuccess, m.lastDuration, m.lastSize, m.runs} {
+	for _, c := range []prometheus.Collector{m.lastResult, m.lastSuccess, m.lastDuration, m.lastSize, m.runs} {
 		errs = append(errs, r.Register(c))
 	}
 	return errors.Join(errs...)
@@ -51,7 +59,18 @@ func (m *Metrics) Register(r prometheus.Registerer) error {
 
 // Observe sets the gauges from a PostgresBackup's status. m may be nil.
 func (m *Metrics) Observe(namespace, name string, st *v1alpha1.PostgresBackupStatus) {
-	if m == nil || st.LastSuccessfulBackup == nil {
+	if m == nil {
+		return
+	}
+	switch c := meta.FindStatusCondition(st.Conditions, v1alpha1.ConditionLastBackupSucceeded); {
+	case c == nil || c.Status == metav1.ConditionUnknown:
+		m.lastResult.DeleteLabelValues(namespace, name)
+	case c.Status == metav1.ConditionTrue:
+		m.lastResult.WithLabelValues(namespace, name).Set(1)
+	default:
+		m.lastResult.WithLabelValues(namespace, name).Set(0)
+	}
+	if st.LastSuccessfulBackup == nil {
 		return
 	}
 	s := st.LastSuccessfulBackup
@@ -74,6 +93,7 @@ func (m *Metrics) Forget(namespace, name string) {
 		return
 	}
 	match := prometheus.Labels{"namespace": namespace, "name": name}
+	m.lastResult.DeletePartialMatch(match)
 	m.lastSuccess.DeletePartialMatch(match)
 	m.lastDuration.DeletePartialMatch(match)
 	m.lastSize.DeletePartialMatch(match)

@@ -381,6 +381,9 @@ func TestStatusFromRuns(t *testing.T) {
 		if len(st.RecentBackups) != 1 || st.RecentBackups[0].JobName != ok.Name {
 			return fmt.Errorf("recentBackups %+v", st.RecentBackups)
 		}
+		if g := gaugeValue(t, "pgbackup_last_backup_succeeded", ns, "orders"); g != 1 {
+			return fmt.Errorf("pgbackup_last_backup_succeeded = %v, want 1", g)
+		}
 		return nil
 	})
 
@@ -429,6 +432,10 @@ func TestStatusFromRuns(t *testing.T) {
 	}
 	if got := gaugeValue(t, "pgbackup_last_backup_size_bytes", ns, "orders"); got != 4096 {
 		t.Errorf("pgbackup_last_backup_size_bytes = %v", got)
+	}
+	// The last run failed: the alerts' gauge says so (the size is still the last success's).
+	if got := gaugeValue(t, "pgbackup_last_backup_succeeded", ns, "orders"); got != 0 {
+		t.Errorf("pgbackup_last_backup_succeeded = %v, want 0", got)
 	}
 	for _, e := range append(events(t, ns, "orders", v1alpha1.EventBackupFailed), events(t, ns, "orders", v1alpha1.EventBackupSucceeded)...) {
 		if e.Type == "" || e.Note == "" {
