@@ -17,9 +17,9 @@ import (
 func (e *env) restore(t *testing.T, files map[string][]byte, args ...string) fixtures.AgentRun {
 	t.Helper()
 	run := fixtures.RunAgent(t, fixtures.Agent{
-		Args:    append([]string{"restore", "--destination", "s3://" + e.bucket + "/pg"}, args...),
+		Args:    append([]string{"restore", "--destination", "s3://" + e.Bucket + "/pg"}, args...),
 		Env:     e.agentEnv(),
-		Network: e.nw,
+		Network: e.Network,
 		Files:   files,
 	})
 	t.Logf("restore exited %d in %v", run.ExitCode, run.Duration.Round(time.Millisecond))
@@ -27,7 +27,7 @@ func (e *env) restore(t *testing.T, files map[string][]byte, args ...string) fix
 }
 
 func (e *env) target(db string) string {
-	return "postgres://" + e.pg.User + ":" + e.pg.Password + "@pg:5432/" + db + "?sslmode=disable"
+	return "postgres://" + e.PG.User + ":" + e.PG.Password + "@pg:5432/" + db + "?sslmode=disable"
 }
 
 func (e *env) manifest(t *testing.T, id string) *manifest.Manifest {
@@ -42,7 +42,7 @@ func (e *env) manifest(t *testing.T, id string) *manifest.Manifest {
 func (e *env) query(t *testing.T, db, sql string) string {
 	t.Helper()
 	var out string
-	if err := e.pg.Connect(t, db).QueryRow(context.Background(), sql).Scan(&out); err != nil {
+	if err := e.PG.Connect(t, db).QueryRow(context.Background(), sql).Scan(&out); err != nil {
 		t.Fatalf("%s on %s: %v", sql, db, err)
 	}
 	return out
@@ -78,11 +78,11 @@ func TestAgentDepth(t *testing.T) {
 	})
 
 	t.Run("globals restored first", func(t *testing.T) {
-		other := fixtures.StartPostgres(t, 17, fixtures.WithPostgresNetwork(e.nw, "pg2"))
+		other := fixtures.StartPostgres(t, 17, fixtures.WithPostgresNetwork(e.Network, "pg2"))
 		run := fixtures.RunAgent(t, fixtures.Agent{
-			Args: []string{"restore", "--destination", "s3://" + e.bucket + "/pg", "--database", "app", "--globals", "--create",
+			Args: []string{"restore", "--destination", "s3://" + e.Bucket + "/pg", "--database", "app", "--globals", "--create",
 				"--target", "postgres://" + other.User + ":" + other.Password + "@pg2:5432/app_copy?sslmode=disable"},
-			Env: e.agentEnv(), Network: e.nw,
+			Env: e.agentEnv(), Network: e.Network,
 		})
 		mustSucceed(t, run)
 		var exists bool
@@ -154,12 +154,12 @@ func TestAgentDepth(t *testing.T) {
 		if n := len(e.manifests(t)); n != 2 {
 			t.Fatalf("%d complete backups after --keep-last 2, want 2", n)
 		}
-		dry := fixtures.RunAgent(t, fixtures.Agent{Args: []string{"prune", "--destination", "s3://" + e.bucket + "/pg", "--keep-last", "1", "--dry-run"}, Env: e.agentEnv(), Network: e.nw})
+		dry := fixtures.RunAgent(t, fixtures.Agent{Args: []string{"prune", "--destination", "s3://" + e.Bucket + "/pg", "--keep-last", "1", "--dry-run"}, Env: e.agentEnv(), Network: e.Network})
 		mustSucceed(t, dry)
 		if !strings.Contains(dry.Output, "would delete 1 backups") || len(e.manifests(t)) != 2 {
 			t.Fatalf("dry run:\n%s", dry.Output)
 		}
-		mustSucceed(t, fixtures.RunAgent(t, fixtures.Agent{Args: []string{"prune", "--destination", "s3://" + e.bucket + "/pg", "--keep-last", "1"}, Env: e.agentEnv(), Network: e.nw}))
+		mustSucceed(t, fixtures.RunAgent(t, fixtures.Agent{Args: []string{"prune", "--destination", "s3://" + e.Bucket + "/pg", "--keep-last", "1"}, Env: e.agentEnv(), Network: e.Network}))
 		if ms := e.manifests(t); len(ms) != 1 {
 			t.Fatalf("%d complete backups after prune --keep-last 1", len(ms))
 		}
@@ -169,7 +169,7 @@ func TestAgentDepth(t *testing.T) {
 func (e *env) manifests(t *testing.T) []string {
 	t.Helper()
 	var out []string
-	for _, k := range e.s3.ObjectKeys(t, e.bucket, "pg/") {
+	for _, k := range e.S3.ObjectKeys(t, e.Bucket, "pg/") {
 		if strings.HasSuffix(k, "/manifest.json") {
 			out = append(out, k)
 		}

@@ -13,7 +13,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/testcontainers/testcontainers-go"
 	tcexec "github.com/testcontainers/testcontainers-go/exec"
 
 	"github.com/pgbackup/pgbackup/backup-agent/compress"
@@ -34,37 +33,15 @@ INSERT INTO orders (customer, total, meta) SELECT 1 + g % 200, g * 1.5, jsonb_bu
 `
 
 // env is one test's world: PostgreSQL and S3 on a private network.
-type env struct {
-	nw     *testcontainers.DockerNetwork
-	pg     *fixtures.Postgres
-	s3     *fixtures.S3
-	bucket string
-}
+type env struct{ *fixtures.Stack }
 
 func newEnv(t *testing.T, major int, initSQL string) *env {
 	t.Helper()
-	nw := fixtures.NewNetwork(t)
-	e := &env{nw: nw}
-	e.pg = fixtures.StartPostgres(t, major, fixtures.WithPostgresNetwork(nw, "pg"), fixtures.WithInitSQL(initSQL))
-	e.s3 = fixtures.StartS3(t, fixtures.WithS3Network(nw, "s3"))
-	e.bucket = e.s3.CreateBucket(t)
-	return e
+	return &env{fixtures.StartStack(t, major, initSQL)}
 }
 
 // agentEnv is the production configuration: libpq and AWS variables.
-func (e *env) agentEnv() map[string]string {
-	return map[string]string{
-		"PGHOST":                "pg",
-		"PGPORT":                "5432",
-		"PGUSER":                e.pg.User,
-		"PGPASSWORD":            e.pg.Password,
-		"PGSSLMODE":             "disable",
-		"AWS_ACCESS_KEY_ID":     e.s3.AccessKey,
-		"AWS_SECRET_ACCESS_KEY": e.s3.SecretKey,
-		"AWS_REGION":            fixtures.S3Region,
-		"AWS_ENDPOINT_URL_S3":   e.s3.InternalEndpoint,
-	}
-}
+func (e *env) agentEnv() map[string]string { return e.AgentEnv(e.PG) }
 
 func (e *env) backup(t *testing.T, overrides map[string]string, args ...string) fixtures.AgentRun {
 	t.Helper()
@@ -73,36 +50,24 @@ func (e *env) backup(t *testing.T, overrides map[string]string, args ...string) 
 		vars[k] = v
 	}
 	run := fixtures.RunAgent(t, fixtures.Agent{
-		Args:    append([]string{"backup", "--destination", "s3://" + e.bucket + "/pg", "--progress-interval", "1s"}, args...),
+		Args:    append([]string{"backup", "--destination", "s3://" + e.Bucket + "/pg", "--progress-interval", "1s"}, args...),
 		Env:     vars,
-		Network: e.nw,
+		Network: e.Network,
 	})
 	t.Logf("agent exited %d in %v", run.ExitCode, run.Duration.Round(time.Millisecond))
 	return run
 }
 
-func (e *env) get(t *testing.T, key string) []byte {
-	t.Helper()
-	out, err := e.s3.Client().GetObject(context.Background(), &s3.GetObjectInput{Bucket: aws.String(e.bucket), Key: aws.String(key)})
-	if err != nil {
-		t.Fatalf("get %s: %v", key, err)
-	}
-	defer func() { _ = out.Body.Close() }()
-	b, err := io.ReadAll(out.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
+func (e *env) get(t *testing.T, key string) []byte { return e.Get(t, key) }
 
 // nothingCommitted asserts the bucket holds no manifest, no object and no
 // open multipart upload.
 func (e *env) nothingCommitted(t *testing.T) {
 	t.Helper()
-	if keys := e.s3.ObjectKeys(t, e.bucket, ""); len(keys) != 0 {
+	if keys := e.S3.ObjectKeys(t, e.Bucket, ""); len(keys) != 0 {
 		t.Errorf("objects left in the bucket: %v", keys)
 	}
-	ups, err := e.s3.Client().ListMultipartUploads(context.Background(), &s3.ListMultipartUploadsInput{Bucket: aws.String(e.bucket)})
+	ups, err := e.S3.Client().ListMultipartUploads(context.Background(), &s3.ListMultipartUploadsInput{Bucket: aws.String(e.Bucket)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,8 +96,8 @@ func expectFailure(t *testing.T, run fixtures.AgentRun, code int, reason result.
 // agent stored with programs other than the agent.
 func toolbox(t *testing.T, e *env) *fixtures.Postgres {
 	t.Helper()
-	if e.pg.Major == 17 {
-		return e.pg
+	if e.PG.Major == 17 {
+		return e.PG
 	}
 	return fixtures.StartPostgres(t, 17)
 }
@@ -155,7 +120,7 @@ func TestBackupRoundTrip(t *testing.T) {
 		for _, format := range []string{"custom", "plain"} {
 			t.Run(fmt.Sprintf("postgres-%d/%s", major, format), func(t *testing.T) {
 				e := newEnv(t, major, seedSQL)
-				setup := e.pg.Connect(t, e.pg.Database)
+				setup := e.PG.Connect(t, e.PG.Database)
 				if _, err := setup.Exec(context.Background(), "CREATE DATABASE second"); err != nil {
 					t.Fatal(err)
 				}
@@ -245,7 +210,7 @@ func TestBackupRefusals(t *testing.T) {
 	}
 	t.Run("missing bucket", func(t *testing.T) {
 		run := fixtures.RunAgent(t, fixtures.Agent{
-			Args: []string{"backup", "--destination", "s3://no-such-bucket-here/pg"}, Env: e.agentEnv(), Network: e.nw,
+			Args: []string{"backup", "--destination", "s3://no-such-bucket-here/pg"}, Env: e.agentEnv(), Network: e.Network,
 		})
 		expectFailure(t, run, 5, result.ReasonStorageFailed, "does not exist")
 	})
@@ -263,7 +228,7 @@ func (e *env) waitOpenUpload(t *testing.T, agent *fixtures.RunningAgent) {
 	t.Helper()
 	deadline := time.Now().Add(2 * time.Minute)
 	for time.Now().Before(deadline) {
-		ups, err := e.s3.Client().ListMultipartUploads(context.Background(), &s3.ListMultipartUploadsInput{Bucket: aws.String(e.bucket)})
+		ups, err := e.S3.Client().ListMultipartUploads(context.Background(), &s3.ListMultipartUploadsInput{Bucket: aws.String(e.Bucket)})
 		if err == nil && len(ups.Uploads) > 0 {
 			return
 		}
@@ -278,10 +243,10 @@ func TestBackupInterruptedMidStream(t *testing.T) {
 
 	t.Run("pg_dump backend terminated", func(t *testing.T) {
 		agent := fixtures.StartAgent(t, fixtures.Agent{
-			Args: []string{"backup", "--destination", "s3://" + e.bucket + "/pg", "--databases", "app"}, Env: e.agentEnv(), Network: e.nw,
+			Args: []string{"backup", "--destination", "s3://" + e.Bucket + "/pg", "--databases", "app"}, Env: e.agentEnv(), Network: e.Network,
 		})
 		e.waitOpenUpload(t, agent)
-		conn := e.pg.Connect(t, e.pg.Database)
+		conn := e.PG.Connect(t, e.PG.Database)
 		var killed int
 		if err := conn.QueryRow(context.Background(),
 			"SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'pg_dump') t").Scan(&killed); err != nil {
@@ -297,7 +262,7 @@ func TestBackupInterruptedMidStream(t *testing.T) {
 
 	t.Run("SIGTERM during upload", func(t *testing.T) {
 		agent := fixtures.StartAgent(t, fixtures.Agent{
-			Args: []string{"backup", "--destination", "s3://" + e.bucket + "/pg", "--databases", "app"}, Env: e.agentEnv(), Network: e.nw,
+			Args: []string{"backup", "--destination", "s3://" + e.Bucket + "/pg", "--databases", "app"}, Env: e.agentEnv(), Network: e.Network,
 		})
 		e.waitOpenUpload(t, agent)
 		agent.Signal("TERM")

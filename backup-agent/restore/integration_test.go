@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net"
 	"net/url"
 	"os"
@@ -17,10 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/jackc/pgx/v5"
-	"github.com/testcontainers/testcontainers-go"
 
 	"github.com/pgbackup/pgbackup/backup-agent/manifest"
 	"github.com/pgbackup/pgbackup/backup-agent/result"
@@ -35,21 +31,11 @@ import (
 
 // env is one test's world: PostgreSQL 17 (the usual source and the restore
 // target) and S3 on a private network.
-type env struct {
-	nw     *testcontainers.DockerNetwork
-	pg     *fixtures.Postgres
-	s3     *fixtures.S3
-	bucket string
-}
+type env struct{ *fixtures.Stack }
 
 func newEnv(t *testing.T, initSQL string) *env {
 	t.Helper()
-	nw := fixtures.NewNetwork(t)
-	e := &env{nw: nw}
-	e.pg = fixtures.StartPostgres(t, 17, fixtures.WithPostgresNetwork(nw, "pg"), fixtures.WithInitSQL(initSQL))
-	e.s3 = fixtures.StartS3(t, fixtures.WithS3Network(nw, "s3"))
-	e.bucket = e.s3.CreateBucket(t)
-	return e
+	return &env{fixtures.StartStack(t, 17, initSQL)}
 }
 
 // realisticSQL is testdata/realistic.sql: the schema and data every round
@@ -65,36 +51,20 @@ func realisticSQL(t *testing.T) string {
 
 // s3Env is the AWS SDK's standard configuration. list and restore get
 // nothing else: the restore target comes from --target alone.
-func (e *env) s3Env() map[string]string {
-	return map[string]string{
-		"AWS_ACCESS_KEY_ID":     e.s3.AccessKey,
-		"AWS_SECRET_ACCESS_KEY": e.s3.SecretKey,
-		"AWS_REGION":            fixtures.S3Region,
-		"AWS_ENDPOINT_URL_S3":   e.s3.InternalEndpoint,
-	}
-}
+func (e *env) s3Env() map[string]string { return e.S3Env() }
 
-// agentEnv is the backup agent's production configuration for dumping src:
-// libpq and AWS variables.
-func (e *env) agentEnv(src *fixtures.Postgres) map[string]string {
-	vars := e.s3Env()
-	vars["PGHOST"] = src.Alias
-	vars["PGPORT"] = strconv.Itoa(src.InternalPort)
-	vars["PGUSER"] = src.User
-	vars["PGPASSWORD"] = src.Password
-	vars["PGSSLMODE"] = "disable"
-	return vars
-}
+// agentEnv is the backup agent's production configuration for dumping src.
+func (e *env) agentEnv(src *fixtures.Postgres) map[string]string { return e.AgentEnv(src) }
 
-func (e *env) dest(prefix string) string { return "s3://" + e.bucket + "/" + prefix }
+func (e *env) dest(prefix string) string { return e.Destination(prefix) }
 
 // run runs pgbackup with args and checks what every run must honour: no
 // password of any server in the output.
 func (e *env) run(t *testing.T, vars map[string]string, args ...string) fixtures.AgentRun {
 	t.Helper()
-	run := fixtures.RunAgent(t, fixtures.Agent{Args: args, Env: vars, Network: e.nw})
+	run := fixtures.RunAgent(t, fixtures.Agent{Args: args, Env: vars, Network: e.Network})
 	t.Logf("pgbackup %s: exit %d in %v", args[0], run.ExitCode, run.Duration.Round(time.Millisecond))
-	if strings.Contains(run.Output, e.pg.Password) {
+	if strings.Contains(run.Output, e.PG.Password) {
 		t.Errorf("the PostgreSQL password appears in the output of pgbackup %s:\n%s", strings.Join(args, " "), run.Output)
 	}
 	return run
@@ -481,28 +451,9 @@ func execSQL(t *testing.T, pg *fixtures.Postgres, db string, statements ...strin
 // S3 helpers
 // ---------------------------------------------------------------------------
 
-func (e *env) get(t *testing.T, key string) []byte {
-	t.Helper()
-	out, err := e.s3.Client().GetObject(context.Background(), &s3.GetObjectInput{Bucket: aws.String(e.bucket), Key: aws.String(key)})
-	if err != nil {
-		t.Fatalf("get %s: %v", key, err)
-	}
-	defer func() { _ = out.Body.Close() }()
-	b, err := io.ReadAll(out.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
+func (e *env) get(t *testing.T, key string) []byte { return e.Get(t, key) }
 
-func (e *env) put(t *testing.T, key string, body []byte) {
-	t.Helper()
-	if _, err := e.s3.Client().PutObject(context.Background(), &s3.PutObjectInput{
-		Bucket: aws.String(e.bucket), Key: aws.String(key), Body: bytes.NewReader(body),
-	}); err != nil {
-		t.Fatalf("put %s: %v", key, err)
-	}
-}
+func (e *env) put(t *testing.T, key string, body []byte) { e.Put(t, key, body) }
 
 func (e *env) manifest(t *testing.T, prefix, id string) *manifest.Manifest {
 	t.Helper()
@@ -557,17 +508,17 @@ func parseList(t *testing.T, output string) []manifest.Manifest {
 func TestRestoreRoundTrip(t *testing.T) {
 	sql := realisticSQL(t)
 	e := newEnv(t, sql)
-	src := takeSnapshot(t, e.pg, "app")
+	src := takeSnapshot(t, e.PG, "app")
 	checkRealistic(t, src)
-	customID := e.backup(t, e.pg, "custom", "--databases", "app", "--format", "custom")
+	customID := e.backup(t, e.PG, "custom", "--databases", "app", "--format", "custom")
 
 	t.Run("custom/postgres-17-to-17", func(t *testing.T) {
-		e.mustRestore(t, "custom", "--backup", customID, "--target", target(e.pg, "rt_custom"), "--create")
-		requireSame(t, src, "app", takeSnapshot(t, e.pg, "rt_custom"), "rt_custom")
+		e.mustRestore(t, "custom", "--backup", customID, "--target", target(e.PG, "rt_custom"), "--create")
+		requireSame(t, src, "app", takeSnapshot(t, e.PG, "rt_custom"), "rt_custom")
 	})
 
 	t.Run("custom/postgres-15-to-17", func(t *testing.T) {
-		pg15 := fixtures.StartPostgres(t, 15, fixtures.WithPostgresNetwork(e.nw, "pg15"), fixtures.WithInitSQL(sql))
+		pg15 := fixtures.StartPostgres(t, 15, fixtures.WithPostgresNetwork(e.Network, "pg15"), fixtures.WithInitSQL(sql))
 		src15 := takeSnapshot(t, pg15, "app")
 		checkRealistic(t, src15)
 		id := e.backup(t, pg15, "pg15", "--databases", "app", "--compression", "none")
@@ -575,28 +526,28 @@ func TestRestoreRoundTrip(t *testing.T) {
 			t.Fatalf("the backup's server is %s, want PostgreSQL 15", m.Server.Version)
 		}
 		// No --backup: latest, the only one under this prefix.
-		e.mustRestore(t, "pg15", "--target", target(e.pg, "rt_from15"), "--create")
-		requireSame(t, src15, "app on PostgreSQL 15", takeSnapshot(t, e.pg, "rt_from15"), "rt_from15 on PostgreSQL 17")
+		e.mustRestore(t, "pg15", "--target", target(e.PG, "rt_from15"), "--create")
+		requireSame(t, src15, "app on PostgreSQL 15", takeSnapshot(t, e.PG, "rt_from15"), "rt_from15 on PostgreSQL 17")
 	})
 
 	t.Run("plain", func(t *testing.T) {
-		id := e.backup(t, e.pg, "plain", "--databases", "app", "--format", "plain", "--compression", "gzip:6")
+		id := e.backup(t, e.PG, "plain", "--databases", "app", "--format", "plain", "--compression", "gzip:6")
 		if m := e.manifest(t, "plain", id); m.Format != manifest.FormatPlain {
 			t.Fatalf("backup format %s, want plain", m.Format)
 		}
-		e.mustRestore(t, "plain", "--backup", id, "--target", target(e.pg, "rt_plain"), "--create")
-		requireSame(t, src, "app", takeSnapshot(t, e.pg, "rt_plain"), "rt_plain")
+		e.mustRestore(t, "plain", "--backup", id, "--target", target(e.PG, "rt_plain"), "--create")
+		requireSame(t, src, "app", takeSnapshot(t, e.PG, "rt_plain"), "rt_plain")
 	})
 
 	t.Run("jobs-4", func(t *testing.T) {
-		e.mustRestore(t, "custom", "--backup", customID, "--target", target(e.pg, "rt_jobs"), "--create", "--jobs", "4", "--spool-dir", "/tmp")
-		requireSame(t, src, "app", takeSnapshot(t, e.pg, "rt_jobs"), "rt_jobs")
+		e.mustRestore(t, "custom", "--backup", customID, "--target", target(e.PG, "rt_jobs"), "--create", "--jobs", "4", "--spool-dir", "/tmp")
+		requireSame(t, src, "app", takeSnapshot(t, e.PG, "rt_jobs"), "rt_jobs")
 	})
 
 	t.Run("jobs-4 with an unusable spool dir", func(t *testing.T) {
 		// --spool-dir is really where the download goes: a directory that
 		// does not exist fails the restore, which leaves nothing behind.
-		run := e.restore(t, "custom", "--backup", customID, "--target", target(e.pg, "rt_nospool"), "--create",
+		run := e.restore(t, "custom", "--backup", customID, "--target", target(e.PG, "rt_nospool"), "--create",
 			"--jobs", "4", "--spool-dir", "/nonexistent/spool")
 		if run.ExitCode == 0 {
 			t.Fatalf("restore with --spool-dir /nonexistent/spool succeeded; output:\n%s", run.Output)
@@ -604,8 +555,8 @@ func TestRestoreRoundTrip(t *testing.T) {
 		if line := expectFailure(t, run, run.ExitCode, ""); !strings.Contains(line, "/nonexistent/spool") {
 			t.Errorf("the error does not name the spool directory: %s", line)
 		}
-		if databaseExists(t, e.pg, "rt_nospool") {
-			if rels, _, _ := userObjects(t, e.pg, "rt_nospool"); rels != 0 {
+		if databaseExists(t, e.PG, "rt_nospool") {
+			if rels, _, _ := userObjects(t, e.PG, "rt_nospool"); rels != 0 {
 				t.Errorf("a failed restore left %d relations in rt_nospool", rels)
 			}
 		}
@@ -617,13 +568,13 @@ func TestRestoreRoundTrip(t *testing.T) {
 // reaches the target.
 func TestRestoreSafety(t *testing.T) {
 	e := newEnv(t, realisticSQL(t))
-	src := takeSnapshot(t, e.pg, "app")
+	src := takeSnapshot(t, e.PG, "app")
 	checkRealistic(t, src)
-	id := e.backup(t, e.pg, "pg", "--databases", "app")
+	id := e.backup(t, e.PG, "pg", "--databases", "app")
 
 	t.Run("dry-run", func(t *testing.T) {
-		keys := e.s3.ObjectKeys(t, e.bucket, "")
-		run := e.restore(t, "pg", "--target", target(e.pg, "dry_target"), "--create", "--dry-run")
+		keys := e.S3.ObjectKeys(t, e.Bucket, "")
+		run := e.restore(t, "pg", "--target", target(e.PG, "dry_target"), "--create", "--dry-run")
 		if run.ExitCode != 0 {
 			t.Fatalf("dry run: exit %d; output:\n%s", run.ExitCode, run.Output)
 		}
@@ -633,26 +584,26 @@ func TestRestoreSafety(t *testing.T) {
 				t.Errorf("the plan does not mention %q (backup id, database, target):\n%s", want, run.Output)
 			}
 		}
-		if databaseExists(t, e.pg, "dry_target") {
+		if databaseExists(t, e.PG, "dry_target") {
 			t.Error("--dry-run --create created the target database")
 		}
-		if after := e.s3.ObjectKeys(t, e.bucket, ""); !slices.Equal(keys, after) {
+		if after := e.S3.ObjectKeys(t, e.Bucket, ""); !slices.Equal(keys, after) {
 			t.Errorf("--dry-run changed the bucket: %v -> %v", keys, after)
 		}
 	})
 
 	t.Run("non-empty target", func(t *testing.T) {
-		e.mustRestore(t, "pg", "--backup", id, "--target", target(e.pg, "twice"), "--create")
-		requireSame(t, src, "app", takeSnapshot(t, e.pg, "twice"), "twice")
+		e.mustRestore(t, "pg", "--backup", id, "--target", target(e.PG, "twice"), "--create")
+		requireSame(t, src, "app", takeSnapshot(t, e.PG, "twice"), "twice")
 
 		// Change the restored database: refusals must leave these changes.
-		execSQL(t, e.pg, "twice",
+		execSQL(t, e.PG, "twice",
 			"UPDATE shop.customers SET notes = 'changed after the restore' WHERE id <= 10",
 			"DELETE FROM public.measurements WHERE id > 1000",
 			"SELECT setval('shop.invoice_no_seq', 5)",
 			"DROP VIEW shop.order_summary",
 			"SELECT lo_unlink(min(oid)) FROM pg_largeobject_metadata")
-		changed := takeSnapshot(t, e.pg, "twice")
+		changed := takeSnapshot(t, e.PG, "twice")
 		d := src.diff(changed)
 		for _, want := range []string{"data:", "sequences:", "relations:", "largeobjects:", "shop.customers rows=600", "public.measurements rows=1000"} {
 			if !strings.Contains(d, want) {
@@ -667,19 +618,19 @@ func TestRestoreSafety(t *testing.T) {
 			{"without --clean", nil},
 			{"with --create", []string{"--create"}},
 		} {
-			run := e.restore(t, "pg", append([]string{"--backup", id, "--target", target(e.pg, "twice")}, tc.extra...)...)
+			run := e.restore(t, "pg", append([]string{"--backup", id, "--target", target(e.PG, "twice")}, tc.extra...)...)
 			line := expectFailure(t, run, 7, result.ReasonRefused)
 			if !strings.Contains(line, "twice") || !strings.Contains(line, "--clean") {
 				t.Errorf("%s: the refusal should name the database and --clean: %s", tc.name, line)
 			}
-			requireSame(t, changed, "twice before the refused restore", takeSnapshot(t, e.pg, "twice"), "twice after it ("+tc.name+")")
+			requireSame(t, changed, "twice before the refused restore", takeSnapshot(t, e.PG, "twice"), "twice after it ("+tc.name+")")
 		}
 
-		run := e.restore(t, "pg", "--backup", id, "--target", target(e.pg, "twice"), "--clean", "--dry-run")
+		run := e.restore(t, "pg", "--backup", id, "--target", target(e.PG, "twice"), "--clean", "--dry-run")
 		if run.ExitCode != 0 {
 			t.Fatalf("dry run with --clean: exit %d; output:\n%s", run.ExitCode, run.Output)
 		}
-		requireSame(t, changed, "twice before --clean --dry-run", takeSnapshot(t, e.pg, "twice"), "twice after it")
+		requireSame(t, changed, "twice before --clean --dry-run", takeSnapshot(t, e.PG, "twice"), "twice after it")
 
 		// pg_restore --clean cannot drop the primary keys of a partitioned
 		// table's partitions ("cannot drop inherited constraint"; plain
@@ -687,16 +638,16 @@ func TestRestoreSafety(t *testing.T) {
 		// say so, with the way out, and leave the target as it was: it ran in
 		// one transaction. (--clean on a schema without partitioned tables
 		// succeeds: TestRestoreSelection.)
-		run = e.restore(t, "pg", "--backup", id, "--target", target(e.pg, "twice"), "--clean")
+		run = e.restore(t, "pg", "--backup", id, "--target", target(e.PG, "twice"), "--clean")
 		if run.ExitCode != 4 || !strings.Contains(run.Output, "cannot drop inherited constraint") ||
 			!strings.Contains(run.Output, "--create instead") || !strings.Contains(run.Output, "rolled back") {
 			t.Fatalf("restore --clean over partitioned tables: exit %d, want 4 with the hint; output:\n%s", run.ExitCode, run.Output)
 		}
-		requireSame(t, changed, "twice before the failed --clean", takeSnapshot(t, e.pg, "twice"), "twice after it")
+		requireSame(t, changed, "twice before the failed --clean", takeSnapshot(t, e.PG, "twice"), "twice after it")
 	})
 
 	t.Run("corrupt object/custom zstd into a new database", func(t *testing.T) {
-		cid := e.backup(t, e.pg, "corrupt", "--databases", "app")
+		cid := e.backup(t, e.PG, "corrupt", "--databases", "app")
 		obj := e.manifest(t, "corrupt", cid).Databases[0]
 		stored := e.get(t, obj.Key)
 		stored[len(stored)/2] ^= 0xff
@@ -705,9 +656,9 @@ func TestRestoreSafety(t *testing.T) {
 			t.Fatal("the object still matches its manifest after the flip")
 		}
 
-		run := e.restore(t, "corrupt", "--backup", cid, "--target", target(e.pg, "from_corrupt"), "--create")
+		run := e.restore(t, "corrupt", "--backup", cid, "--target", target(e.PG, "from_corrupt"), "--create")
 		line := expectFailure(t, run, 6, result.ReasonIntegrityFailed)
-		checkLeftAlone(t, e.pg, "from_corrupt", line)
+		checkLeftAlone(t, e.PG, "from_corrupt", line)
 	})
 
 	t.Run("corrupt object/plain uncompressed into an existing empty database", func(t *testing.T) {
@@ -716,20 +667,20 @@ func TestRestoreSafety(t *testing.T) {
 		// own BEGIN/COMMIT around large objects. The flipped byte keeps the
 		// SQL valid (a digit of a price becomes another digit), so only the
 		// checksum can catch it, at the very end of the stream.
-		cid := e.backup(t, e.pg, "corrupt-plain", "--databases", "app", "--format", "plain", "--compression", "none")
+		cid := e.backup(t, e.PG, "corrupt-plain", "--databases", "app", "--format", "plain", "--compression", "none")
 		obj := e.manifest(t, "corrupt-plain", cid).Databases[0]
 		stored := e.get(t, obj.Key)
 		pos := priceDigit(t, stored)
 		stored[pos] ^= 0x01 // '0'<->'1', '2'<->'3', ...: still a digit
 		e.put(t, obj.Key, stored)
 
-		execSQL(t, e.pg, e.pg.Database, "CREATE DATABASE from_corrupt_plain")
-		run := e.restore(t, "corrupt-plain", "--backup", cid, "--target", target(e.pg, "from_corrupt_plain"))
+		execSQL(t, e.PG, e.PG.Database, "CREATE DATABASE from_corrupt_plain")
+		run := e.restore(t, "corrupt-plain", "--backup", cid, "--target", target(e.PG, "from_corrupt_plain"))
 		line := expectFailure(t, run, 6, result.ReasonIntegrityFailed)
-		if !databaseExists(t, e.pg, "from_corrupt_plain") {
+		if !databaseExists(t, e.PG, "from_corrupt_plain") {
 			t.Fatal("the restore dropped a target database it did not create")
 		}
-		checkLeftAlone(t, e.pg, "from_corrupt_plain", line)
+		checkLeftAlone(t, e.PG, "from_corrupt_plain", line)
 	})
 }
 
@@ -795,19 +746,19 @@ func TestRestoreSelection(t *testing.T) {
 	const incomplete = "20991231T000000Z"
 	e.put(t, "pg/"+incomplete+"/app.dump.zst", []byte("a failed run's partial upload"))
 
-	idA := e.backup(t, e.pg, "pg", "--databases", "app")
-	snapA := takeSnapshot(t, e.pg, "app")
+	idA := e.backup(t, e.PG, "pg", "--databases", "app")
+	snapA := takeSnapshot(t, e.PG, "app")
 	time.Sleep(1100 * time.Millisecond)
 	between := time.Now().UTC()
 	time.Sleep(1100 * time.Millisecond)
-	execSQL(t, e.pg, "app",
+	execSQL(t, e.PG, "app",
 		"UPDATE customers SET name = name || ' (renamed)' WHERE id <= 5",
 		"INSERT INTO orders (customer, total) SELECT 1 + g % 100, g FROM generate_series(1, 50) g")
-	snapB := takeSnapshot(t, e.pg, "app")
+	snapB := takeSnapshot(t, e.PG, "app")
 	if snapA.diff(snapB) == "" {
 		t.Fatal("the change between the backups is invisible to the comparison")
 	}
-	idB := e.backup(t, e.pg, "pg", "--databases", "app")
+	idB := e.backup(t, e.PG, "pg", "--databases", "app")
 	if idA == idB {
 		t.Fatalf("both backups have id %s", idA)
 	}
@@ -877,59 +828,59 @@ func TestRestoreSelection(t *testing.T) {
 	})
 
 	t.Run("latest", func(t *testing.T) {
-		e.mustRestore(t, "pg", "--target", target(e.pg, "latest"), "--create")
-		requireSame(t, snapB, "app when "+idB+" was taken", takeSnapshot(t, e.pg, "latest"), "latest")
+		e.mustRestore(t, "pg", "--target", target(e.PG, "latest"), "--create")
+		requireSame(t, snapB, "app when "+idB+" was taken", takeSnapshot(t, e.PG, "latest"), "latest")
 	})
 
 	t.Run("--at between the backups", func(t *testing.T) {
-		e.mustRestore(t, "pg", "--at", at, "--target", target(e.pg, "at_a"), "--create")
-		requireSame(t, snapA, "app when "+idA+" was taken", takeSnapshot(t, e.pg, "at_a"), "at_a (--at "+at+")")
+		e.mustRestore(t, "pg", "--at", at, "--target", target(e.PG, "at_a"), "--create")
+		requireSame(t, snapA, "app when "+idA+" was taken", takeSnapshot(t, e.PG, "at_a"), "at_a (--at "+at+")")
 	})
 
 	t.Run("--clean over another backup's restore", func(t *testing.T) {
 		// "latest" holds B; replace it with A.
-		run := e.restore(t, "pg", "--backup", idA, "--target", target(e.pg, "latest"))
+		run := e.restore(t, "pg", "--backup", idA, "--target", target(e.PG, "latest"))
 		expectFailure(t, run, 7, result.ReasonRefused)
-		e.mustRestore(t, "pg", "--backup", idA, "--target", target(e.pg, "latest"), "--clean")
-		requireSame(t, snapA, "app when "+idA+" was taken", takeSnapshot(t, e.pg, "latest"), "latest after --clean with "+idA)
+		e.mustRestore(t, "pg", "--backup", idA, "--target", target(e.PG, "latest"), "--clean")
+		requireSame(t, snapA, "app when "+idA+" was taken", takeSnapshot(t, e.PG, "latest"), "latest after --clean with "+idA)
 	})
 
 	t.Run("--backup of a missing backup", func(t *testing.T) {
-		run := e.restore(t, "pg", "--backup", "20200101T000000Z", "--target", target(e.pg, "missing"), "--create")
+		run := e.restore(t, "pg", "--backup", "20200101T000000Z", "--target", target(e.PG, "missing"), "--create")
 		line := expectFailure(t, run, 6, result.ReasonIntegrityFailed)
 		if !strings.Contains(line, "20200101T000000Z") {
 			t.Errorf("the error does not name the backup: %s", line)
 		}
-		if databaseExists(t, e.pg, "missing") {
+		if databaseExists(t, e.PG, "missing") {
 			t.Error("a restore of a missing backup created the target database")
 		}
 	})
 
 	t.Run("--backup of an incomplete backup", func(t *testing.T) {
-		run := e.restore(t, "pg", "--backup", incomplete, "--target", target(e.pg, "incomplete"), "--create")
+		run := e.restore(t, "pg", "--backup", incomplete, "--target", target(e.PG, "incomplete"), "--create")
 		expectFailure(t, run, 6, result.ReasonIntegrityFailed)
-		if databaseExists(t, e.pg, "incomplete") {
+		if databaseExists(t, e.PG, "incomplete") {
 			t.Error("a restore of an incomplete backup created the target database")
 		}
 	})
 
 	t.Run("several databases", func(t *testing.T) {
-		execSQL(t, e.pg, "app", "CREATE DATABASE second")
-		execSQL(t, e.pg, "second", "CREATE TABLE only_in_second (id int PRIMARY KEY, v text)",
+		execSQL(t, e.PG, "app", "CREATE DATABASE second")
+		execSQL(t, e.PG, "second", "CREATE TABLE only_in_second (id int PRIMARY KEY, v text)",
 			"INSERT INTO only_in_second SELECT g, 'v' || g FROM generate_series(1, 77) g")
-		second := takeSnapshot(t, e.pg, "second")
-		id := e.backup(t, e.pg, "multi", "--databases", "app,second")
+		second := takeSnapshot(t, e.PG, "second")
+		id := e.backup(t, e.PG, "multi", "--databases", "app,second")
 
-		run := e.restore(t, "multi", "--backup", id, "--target", target(e.pg, "which"), "--create")
+		run := e.restore(t, "multi", "--backup", id, "--target", target(e.PG, "which"), "--create")
 		line := expectFailure(t, run, 2, result.ReasonConfigInvalid)
 		if !strings.Contains(line, "--database") {
 			t.Errorf("the error should point at --database: %s", line)
 		}
-		if databaseExists(t, e.pg, "which") {
+		if databaseExists(t, e.PG, "which") {
 			t.Error("a refused restore created the target database")
 		}
 
-		e.mustRestore(t, "multi", "--backup", id, "--database", "second", "--target", target(e.pg, "which"), "--create")
-		requireSame(t, second, "second", takeSnapshot(t, e.pg, "which"), "which")
+		e.mustRestore(t, "multi", "--backup", id, "--database", "second", "--target", target(e.PG, "which"), "--create")
+		requireSame(t, second, "second", takeSnapshot(t, e.PG, "which"), "which")
 	})
 }
