@@ -9,8 +9,6 @@ import (
 	"github.com/pgbackup/pgbackup/backup-agent/repo"
 	"github.com/pgbackup/pgbackup/backup-agent/result"
 	"github.com/pgbackup/pgbackup/backup-agent/storage"
-	"github.com/pgbackup/pgbackup/internal/envflag"
-	"github.com/pgbackup/pgbackup/internal/logging"
 )
 
 type listOptions struct {
@@ -31,10 +29,7 @@ chain (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION, AWS_ENDPOINT_URL_S3
 ` + exitCodesHelp,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := envflag.Apply(cmd.Flags()); err != nil {
-				return result.Wrap(result.ReasonConfigInvalid, err)
-			}
-			log, err := logging.New(stderr, "info")
+			log, err := setup(cmd, stderr)
 			if err != nil {
 				return err
 			}

@@ -12,8 +12,6 @@ import (
 	"github.com/pgbackup/pgbackup/backup-agent/result"
 	"github.com/pgbackup/pgbackup/backup-agent/retention"
 	"github.com/pgbackup/pgbackup/backup-agent/storage"
-	"github.com/pgbackup/pgbackup/internal/envflag"
-	"github.com/pgbackup/pgbackup/internal/logging"
 )
 
 type pruneOptions struct {
@@ -36,10 +34,7 @@ backup is never deleted. --dry-run prints the same report and deletes nothing.
 ` + exitCodesHelp,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := envflag.Apply(cmd.Flags()); err != nil {
-				return result.Wrap(result.ReasonConfigInvalid, err)
-			}
-			log, err := logging.New(stderr, "info")
+			log, err := setup(cmd, stderr)
 			if err != nil {
 				return err
 			}

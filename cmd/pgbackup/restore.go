@@ -7,8 +7,6 @@ import (
 
 	"github.com/pgbackup/pgbackup/backup-agent/restore"
 	"github.com/pgbackup/pgbackup/backup-agent/result"
-	"github.com/pgbackup/pgbackup/internal/envflag"
-	"github.com/pgbackup/pgbackup/internal/logging"
 )
 
 func newRestoreCommand(stdout, stderr io.Writer) *cobra.Command {
@@ -32,10 +30,7 @@ at least as new as the pg_dump that made the backup.
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			limitMemory()
-			if err := envflag.Apply(cmd.Flags()); err != nil {
-				return result.Wrap(result.ReasonConfigInvalid, err)
-			}
-			log, err := logging.New(stderr, "info")
+			log, err := setup(cmd, stderr)
 			if err != nil {
 				return err
 			}

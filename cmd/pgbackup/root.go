@@ -6,9 +6,12 @@ import (
 	"io"
 	"strings"
 
+	"github.com/go-logr/logr"
 	"github.com/spf13/cobra"
 
 	"github.com/pgbackup/pgbackup/backup-agent/result"
+	"github.com/pgbackup/pgbackup/internal/envflag"
+	"github.com/pgbackup/pgbackup/internal/logging"
 )
 
 const exitCodesHelp = `Exit codes:
@@ -76,4 +79,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 // error stays a single line, as the CLI promises.
 func oneLine(s string) string {
 	return strings.Join(strings.Fields(s), " ")
+}
+
+// setup prepares a subcommand's run once cobra has parsed its flags: flags
+// not given take their PGBACKUP_* environment variable, and logs go to
+// stderr as JSON.
+func setup(cmd *cobra.Command, stderr io.Writer) (logr.Logger, error) {
+	if err := envflag.Apply(cmd.Flags()); err != nil {
+		return logr.Discard(), result.Wrap(result.ReasonConfigInvalid, err)
+	}
+	return logging.New(stderr, "info")
 }
