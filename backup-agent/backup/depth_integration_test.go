@@ -26,9 +26,7 @@ func (e *env) restore(t *testing.T, files map[string][]byte, args ...string) fix
 	return run
 }
 
-func (e *env) target(db string) string {
-	return "postgres://" + e.PG.User + ":" + e.PG.Password + "@pg:5432/" + db + "?sslmode=disable"
-}
+func (e *env) target(db string) string { return e.PG.InternalDSN(db) }
 
 func (e *env) manifest(t *testing.T, id string) *manifest.Manifest {
 	t.Helper()
@@ -81,7 +79,7 @@ func TestAgentDepth(t *testing.T) {
 		other := fixtures.StartPostgres(t, 17, fixtures.WithPostgresNetwork(e.Network, "pg2"))
 		run := fixtures.RunAgent(t, fixtures.Agent{
 			Args: []string{"restore", "--destination", "s3://" + e.Bucket + "/pg", "--database", "app", "--globals", "--create",
-				"--target", "postgres://" + other.User + ":" + other.Password + "@pg2:5432/app_copy?sslmode=disable"},
+				"--target", other.InternalDSN("app_copy")},
 			Env: e.agentEnv(), Network: e.Network,
 		})
 		mustSucceed(t, run)

@@ -99,9 +99,6 @@ func (s *Stream) Close() error {
 	return s.wait()
 }
 
-// Stderr returns the end of the program's standard error so far.
-func (s *Stream) Stderr() string { return s.stderr.String() }
-
 func (s *Stream) wait() error {
 	s.once.Do(func() {
 		err := s.cmd.Wait()

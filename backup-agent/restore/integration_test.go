@@ -7,11 +7,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"net"
-	"net/url"
 	"os"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -106,16 +103,7 @@ func (e *env) list(t *testing.T, prefix string, args ...string) fixtures.AgentRu
 
 // target is the --target URL of database db on pg, as seen from the
 // agent's container.
-func target(pg *fixtures.Postgres, db string) string {
-	u := url.URL{
-		Scheme:   "postgres",
-		User:     url.UserPassword(pg.User, pg.Password),
-		Host:     net.JoinHostPort(pg.Alias, strconv.Itoa(pg.InternalPort)),
-		Path:     "/" + db,
-		RawQuery: "sslmode=disable",
-	}
-	return u.String()
-}
+func target(pg *fixtures.Postgres, db string) string { return pg.InternalDSN(db) }
 
 // expectFailure checks a failed run: the exit code, and the one error line
 // on stderr (returned). The result file, when a subcommand writes one, must
