@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"path"
 	"strings"
+	"time"
 
 	"github.com/pgbackup/pgbackup/backup-agent/result"
 )
@@ -24,6 +25,9 @@ const (
 	// DefaultRegion is the region used when neither the configuration nor
 	// the environment names one; S3-compatible servers mostly ignore it.
 	DefaultRegion = "us-east-1"
+	// DefaultRequestTimeout is how long a request waits for the server's
+	// answer when Config.RequestTimeout is zero.
+	DefaultRequestTimeout = 2 * time.Minute
 )
 
 // Config configures an [S3Store]. Only Bucket is required; everything else
@@ -52,6 +56,14 @@ type Config struct {
 	// DefaultConcurrency when zero. An upload holds up to Concurrency+1 part
 	// buffers in memory.
 	Concurrency int
+	// RequestTimeout bounds how long one S3 request waits for the server to
+	// start answering (the response headers) once the request, body
+	// included, is sent; DefaultRequestTimeout when zero. A request without
+	// an answer in time is retried like a lost connection, so a call that
+	// never gets one gives up after about 5 times RequestTimeout. It does not
+	// bound a response body that stops midway, and it applies only when the
+	// store builds its own HTTP client (see NewFromAWSConfig).
+	RequestTimeout time.Duration
 }
 
 func (c Config) validate() error {
@@ -63,6 +75,9 @@ func (c Config) validate() error {
 	}
 	if c.Concurrency < 0 {
 		return result.Errorf(result.ReasonConfigInvalid, "s3 upload concurrency %d is negative", c.Concurrency)
+	}
+	if c.RequestTimeout < 0 {
+		return result.Errorf(result.ReasonConfigInvalid, "s3 request timeout %s is negative", c.RequestTimeout)
 	}
 	if c.Endpoint != "" {
 		u, err := url.Parse(c.Endpoint)
@@ -82,6 +97,13 @@ func (c Config) partSize() int64 {
 		return DefaultPartSize
 	}
 	return c.PartSize
+}
+
+func (c Config) requestTimeout() time.Duration {
+	if c.RequestTimeout == 0 {
+		return DefaultRequestTimeout
+	}
+	return c.RequestTimeout
 }
 
 func (c Config) concurrency() int {

@@ -32,6 +32,9 @@ type MemStore struct {
 	// Concurrency is how many parts of an upload are stored at once;
 	// DefaultConcurrency when zero.
 	Concurrency int
+	// Now is the store's clock (object times, ServerTime); time.Now when
+	// nil. Tests set it to play a server whose clock differs from theirs.
+	Now func() time.Time
 
 	mu      sync.Mutex
 	objects map[string]memObject
@@ -99,7 +102,7 @@ func (m *MemStore) PutIfAbsent(ctx context.Context, key string, body []byte, _ s
 	if _, ok := m.objects[key]; ok {
 		return fmt.Errorf("put memstore %s: %w", key, ErrExists)
 	}
-	m.objects[key] = newMemObject(bytes.Clone(body), singleETag(body))
+	m.objects[key] = m.newObject(bytes.Clone(body), singleETag(body))
 	return nil
 }
 
@@ -237,8 +240,25 @@ func (m *MemStore) Check(ctx context.Context) error {
 	return nil
 }
 
-func newMemObject(data []byte, etag string) memObject {
-	return memObject{data: data, etag: etag, modified: time.Now().UTC()}
+// ServerTime returns the store's clock unless ctx is done.
+func (m *MemStore) ServerTime(ctx context.Context) (time.Time, error) {
+	if err := m.lock(ctx, opHeadBucket, ""); err != nil {
+		return time.Time{}, err
+	}
+	defer m.mu.Unlock()
+	return m.now(), nil
+}
+
+// now is the store's clock; the caller holds m.mu or needs no lock.
+func (m *MemStore) now() time.Time {
+	if m.Now != nil {
+		return m.Now().UTC()
+	}
+	return time.Now().UTC()
+}
+
+func (m *MemStore) newObject(data []byte, etag string) memObject {
+	return memObject{data: data, etag: etag, modified: m.now()}
 }
 
 func (o memObject) describe(key string) Object {
@@ -267,7 +287,7 @@ func (u *memUpload) put(ctx context.Context, body []byte) (string, error) {
 	}
 	defer u.m.mu.Unlock()
 	etag := singleETag(body)
-	u.m.objects[u.key] = newMemObject(bytes.Clone(body), etag)
+	u.m.objects[u.key] = u.m.newObject(bytes.Clone(body), etag)
 	return etag, nil
 }
 
@@ -279,7 +299,7 @@ func (u *memUpload) create(ctx context.Context) error {
 	u.m.nextID++
 	u.id = strconv.Itoa(u.m.nextID)
 	u.m.uploads[u.id] = &memPending{
-		PendingUpload: PendingUpload{Key: u.key, UploadID: u.id, Initiated: time.Now().UTC()},
+		PendingUpload: PendingUpload{Key: u.key, UploadID: u.id, Initiated: u.m.now()},
 		parts:         make(map[int][]byte),
 	}
 	return nil
@@ -308,7 +328,7 @@ func (u *memUpload) uploadPart(ctx context.Context, n int, body []byte) (string,
 	return singleETag(data), nil
 }
 
-func (u *memUpload) complete(ctx context.Context, etags []string) (string, error) {
+func (u *memUpload) complete(ctx context.Context, etags []string, _ int64) (string, error) {
 	if err := u.m.lock(ctx, opComplete, u.key); err != nil {
 		return "", err
 	}
@@ -330,7 +350,7 @@ func (u *memUpload) complete(ctx context.Context, etags []string) (string, error
 	}
 	delete(u.m.uploads, u.id)
 	etag := fmt.Sprintf(`"%s-%d"`, hex.EncodeToString(sums.Sum(nil)), len(etags))
-	u.m.objects[u.key] = newMemObject(data, etag)
+	u.m.objects[u.key] = u.m.newObject(data, etag)
 	return etag, nil
 }
 

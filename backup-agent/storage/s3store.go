@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/md5"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
@@ -69,6 +71,9 @@ type S3Store struct {
 	endpoint    string // redacted custom endpoint, "" for AWS's own
 	partSize    int64
 	concurrency int
+	// requestTimeout is how long a request waits for its answer, for
+	// messages.
+	requestTimeout time.Duration
 	// maxKeys is the page size of listings; 0 lets the server choose
 	// (1000 on S3). Tests lower it to exercise pagination cheaply.
 	maxKeys int32
@@ -98,7 +103,9 @@ func New(ctx context.Context, cfg Config) (*S3Store, error) {
 // several S3-compatible servers reject the CRC checksums recent SDKs send by
 // default. Unless awsCfg brings its own retryer and HTTP client, requests
 // are tried 5 times and connections time out after 3 s, so that an
-// unreachable endpoint fails in well under half a minute.
+// unreachable endpoint fails in well under half a minute, and a request
+// waits at most cfg.RequestTimeout for its answer (an HTTP client of the
+// SDK's awshttp.BuildableClient type gets both timeouts too).
 func NewFromAWSConfig(awsCfg aws.Config, cfg Config) (*S3Store, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
@@ -121,14 +128,18 @@ func NewFromAWSConfig(awsCfg aws.Config, cfg Config) (*S3Store, error) {
 			})
 		}
 	}
+	// Nothing else bounds a request the server accepted but never answers
+	// (the SDK's own read timeout is off by default): without this, such a
+	// request would hold the run until its context ends.
+	setRequestTimeout := func(tr *http.Transport) { tr.ResponseHeaderTimeout = cfg.requestTimeout() }
 	switch hc := awsCfg.HTTPClient.(type) {
 	case nil:
-		awsCfg.HTTPClient = awshttp.NewBuildableClient().WithDialerOptions(setDialTimeout)
+		awsCfg.HTTPClient = awshttp.NewBuildableClient().WithDialerOptions(setDialTimeout).WithTransportOptions(setRequestTimeout)
 	case *awshttp.BuildableClient:
-		awsCfg.HTTPClient = hc.WithDialerOptions(setDialTimeout)
+		awsCfg.HTTPClient = hc.WithDialerOptions(setDialTimeout).WithTransportOptions(setRequestTimeout)
 	}
 
-	s := &S3Store{bucket: cfg.Bucket, partSize: cfg.partSize(), concurrency: cfg.concurrency()}
+	s := &S3Store{bucket: cfg.Bucket, partSize: cfg.partSize(), concurrency: cfg.concurrency(), requestTimeout: cfg.requestTimeout()}
 	s.client = s3.NewFromConfig(awsCfg, func(o *s3.Options) {
 		// o.BaseEndpoint already holds an endpoint from the environment or
 		// the shared config, if any.
@@ -152,7 +163,32 @@ func setDialTimeout(d *net.Dialer) { d.Timeout = dialTimeout }
 func (s *S3Store) Bucket() string { return s.bucket }
 
 func (s *S3Store) classify(op, key string, err error) error {
+	if isResponseTimeout(err) {
+		where := "s3://" + s.bucket
+		if key != "" {
+			where += "/" + key
+		}
+		endpoint := endpointOf(err)
+		if endpoint == "" {
+			endpoint = s.endpoint
+		}
+		msg := fmt.Sprintf("s3 %s %s: S3 endpoint %s accepted the request but did not answer within %s", op, where, endpoint, s.requestTimeout)
+		var maxErr *retry.MaxAttemptsError
+		if errors.As(err, &maxErr) {
+			msg += fmt.Sprintf(" (after %d attempts)", maxErr.Attempt)
+		}
+		return result.Wrap(result.ReasonStorageFailed, &storageError{msg: msg, err: err})
+	}
 	return classifyError(op, s.bucket, key, s.endpoint, err)
+}
+
+// isResponseTimeout reports whether err is the HTTP client giving up on a
+// request's answer (http.Transport.ResponseHeaderTimeout). net/http's error
+// type for it is unexported; its text is all there is to go by.
+func isResponseTimeout(err error) bool {
+	var netErr net.Error
+	return errors.As(err, &netErr) && netErr.Timeout() &&
+		strings.Contains(err.Error(), "timeout awaiting response headers")
 }
 
 // Check verifies with HeadBucket that the bucket exists and the credentials
@@ -173,6 +209,20 @@ func (s *S3Store) Check(ctx context.Context) error {
 		}
 	}
 	return s.classify(opHeadBucket, "", err)
+}
+
+// ServerTime reads S3's clock from the Date header of a HeadBucket
+// response.
+func (s *S3Store) ServerTime(ctx context.Context) (time.Time, error) {
+	out, err := s.client.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: &s.bucket})
+	if err != nil {
+		return time.Time{}, s.classify(opHeadBucket, "", err)
+	}
+	t, ok := awsmiddleware.GetServerTime(out.ResultMetadata)
+	if !ok || t.IsZero() {
+		return time.Time{}, result.Errorf(result.ReasonStorageFailed, "s3://%s: the response to HeadBucket has no Date header, so the server's clock is unknown", s.bucket)
+	}
+	return t.UTC(), nil
 }
 
 // PutIfAbsent writes body to key with If-None-Match: *, so an existing
@@ -506,7 +556,7 @@ func (u *s3Upload) uploadPart(ctx context.Context, n int, body []byte) (string, 
 	return aws.ToString(out.ETag), nil
 }
 
-func (u *s3Upload) complete(ctx context.Context, etags []string) (string, error) {
+func (u *s3Upload) complete(ctx context.Context, etags []string, size int64) (string, error) {
 	parts := make([]types.CompletedPart, len(etags))
 	for i := range etags {
 		parts[i] = types.CompletedPart{ETag: &etags[i], PartNumber: aws.Int32(int32(i + 1))}
@@ -518,9 +568,72 @@ func (u *s3Upload) complete(ctx context.Context, etags []string) (string, error)
 		MultipartUpload: &types.CompletedMultipartUpload{Parts: parts},
 	})
 	if err != nil {
+		if isCode(err, "NoSuchUpload") || (isStatus(err, http.StatusNotFound) && !isCode(err, "NoSuchBucket")) {
+			return u.completedEarlier(ctx, etags, size, err)
+		}
 		return "", u.s.classify(opComplete, u.key, err)
 	}
 	return aws.ToString(out.ETag), nil
+}
+
+// completedEarlier decides what a NoSuchUpload answer to
+// CompleteMultipartUpload (cerr) means. The SDK retries a completion whose
+// answer was lost (a connection reset, a timeout), and when the first attempt
+// did complete the upload, S3 no longer knows it: the object is whole, and
+// failing the run would discard a good backup. But the upload may also have
+// been aborted (by a cleanup of stale uploads, say), and the key may hold an
+// object of an earlier run. So the object counts as this upload's only when
+// it has exactly the upload's size and the ETag S3 derives from these parts
+// (an earlier object passes only with the same bytes in the same parts, and
+// is then the very object this upload meant to write); then its ETag is
+// returned. Anything else is a StorageFailed error.
+func (u *s3Upload) completedEarlier(ctx context.Context, etags []string, size int64, cerr error) (string, error) {
+	where := u.describe()
+	code := "HTTP 404"
+	var apiErr smithy.APIError
+	if errors.As(cerr, &apiErr) && apiErr.ErrorCode() != "" {
+		code = apiErr.ErrorCode()
+	}
+	vanished := func(format string, args ...any) error {
+		return classified(cerr, "s3 %s %s: the upload vanished (%s) and %s", opComplete, where, code, fmt.Sprintf(format, args...))
+	}
+	want, err := multipartETag(etags)
+	if err != nil {
+		return "", vanished("the object at the key cannot be recognised as this upload's: %v", err)
+	}
+	obj, err := u.s.Stat(ctx, u.key)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return "", vanished("no object was completed at the key")
+	case err != nil:
+		return "", fmt.Errorf("s3 %s %s: the upload vanished (%s) and looking for the completed object failed: %w", opComplete, where, code, err)
+	case obj.Size != size || !sameETag(obj.ETag, want):
+		return "", vanished("the object at the key is not this upload's (%d bytes, ETag %s; this upload: %d bytes, ETag %s)",
+			obj.Size, obj.ETag, size, want)
+	}
+	return obj.ETag, nil
+}
+
+// multipartETag is the ETag S3 gives the object a multipart upload completes
+// from parts with these ETags: the MD5 of the concatenated binary MD5s of the
+// parts, in hex, then "-" and the number of parts, quoted. A part's ETag is
+// the quoted hex MD5 of its bytes, except under SSE-KMS or SSE-C encryption,
+// where it is something else and the object's ETag cannot be predicted.
+func multipartETag(partETags []string) (string, error) {
+	h := md5.New()
+	for i, e := range partETags {
+		sum, err := hex.DecodeString(strings.Trim(e, `"`))
+		if err != nil || len(sum) != md5.Size {
+			return "", fmt.Errorf("the ETag %s of part %d is not an MD5", e, i+1)
+		}
+		h.Write(sum)
+	}
+	return fmt.Sprintf(`"%s-%d"`, hex.EncodeToString(h.Sum(nil)), len(partETags)), nil
+}
+
+// sameETag compares ETags regardless of quotes and the case of their hex.
+func sameETag(a, b string) bool {
+	return strings.EqualFold(strings.Trim(a, `"`), strings.Trim(b, `"`))
 }
 
 func (u *s3Upload) abort(ctx context.Context) error {

@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"context"
 	"crypto/md5"
+	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -17,6 +20,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
@@ -381,6 +385,10 @@ func TestNewRejectsBadConfig(t *testing.T) {
 	if result.ReasonOf(err) != result.ReasonConfigInvalid {
 		t.Errorf("New with a 1 MiB part size: %v, want ConfigInvalid", err)
 	}
+	_, err = storage.New(t.Context(), storage.Config{Bucket: "b", RequestTimeout: -time.Second})
+	if result.ReasonOf(err) != result.ReasonConfigInvalid {
+		t.Errorf("New with a negative request timeout: %v, want ConfigInvalid", err)
+	}
 }
 
 // zeroReader yields n zero bytes without allocating.
@@ -480,4 +488,259 @@ func BenchmarkS3Upload(b *testing.B) {
 			}
 		})
 	}
+}
+
+// skipShort skips an integration test (Docker, the S3 test image) under
+// go test -short.
+func skipShort(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("integration test: needs Docker and the S3 test image (skipped with -short)")
+	}
+}
+
+// proxiedStore returns an S3Store on a new bucket of srv that reaches srv
+// through a fault proxy, and the proxy.
+func proxiedStore(t *testing.T, srv *fixtures.S3, cfg storage.Config) (*storage.S3Store, *fixtures.S3Proxy, string) {
+	t.Helper()
+	bucket := srv.CreateBucket(t)
+	p := fixtures.StartS3Proxy(t, srv.Endpoint)
+	cfg.Bucket, cfg.Endpoint = bucket, p.URL
+	s, err := storage.NewFromAWSConfig(awsConfig(srv.AccessKey, srv.SecretKey), cfg)
+	if err != nil {
+		t.Fatalf("NewFromAWSConfig: %v", err)
+	}
+	return s, p, bucket
+}
+
+func randomData(t *testing.T, n int) []byte {
+	t.Helper()
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// assertObject checks, past the proxy, that key holds exactly data.
+func assertObject(t *testing.T, srv *fixtures.S3, bucket, key string, data []byte) {
+	t.Helper()
+	out, err := srv.Client().GetObject(t.Context(), &s3.GetObjectInput{Bucket: &bucket, Key: &key})
+	if err != nil {
+		t.Fatalf("get %s: %v", key, err)
+	}
+	defer func() { _ = out.Body.Close() }()
+	h := sha256.New()
+	n, err := io.Copy(h, out.Body)
+	if err != nil {
+		t.Fatalf("read %s: %v", key, err)
+	}
+	if want := sha256.Sum256(data); n != int64(len(data)) || !bytes.Equal(h.Sum(nil), want[:]) {
+		t.Errorf("%s holds %d bytes with sha256 %x, want %d bytes with sha256 %x", key, n, h.Sum(nil), len(data), want)
+	}
+}
+
+// assertNoUploads checks that no multipart upload is left open.
+func assertNoUploads(t *testing.T, s *storage.S3Store) {
+	t.Helper()
+	if ups, err := s.Uploads(t.Context(), ""); err != nil || len(ups) != 0 {
+		t.Errorf("open multipart uploads: %+v (%v), want none", ups, err)
+	}
+}
+
+// TestS3StoreFaults runs S3Store against versitygw through a proxy that
+// loses answers, fails requests and hangs.
+func TestS3StoreFaults(t *testing.T) {
+	skipShort(t)
+	srv := fixtures.StartS3(t)
+	t.Run("LostCompleteAnswer", func(t *testing.T) { t.Parallel(); testLostCompleteAnswer(t, srv) })
+	t.Run("CompleteOfVanishedUpload", func(t *testing.T) { t.Parallel(); testCompleteOfVanishedUpload(t, srv) })
+	t.Run("LostConditionalPutAnswer", func(t *testing.T) { t.Parallel(); testLostConditionalPutAnswer(t, srv) })
+	t.Run("SlowDownParts", func(t *testing.T) { t.Parallel(); testSlowDownParts(t, srv) })
+	t.Run("HungRequest", func(t *testing.T) { t.Parallel(); testHungRequest(t, srv) })
+}
+
+// testLostCompleteAnswer: CompleteMultipartUpload completes on the server,
+// its answer is lost, the SDK retries. versitygw answers the retry with
+// success itself; S3 answers NoSuchUpload, which the proxy plays in the
+// second case, where S3Store must recognise its object by size and ETag.
+func testLostCompleteAnswer(t *testing.T, srv *fixtures.S3) {
+	ctx := t.Context()
+	s, p, bucket := proxiedStore(t, srv, storage.Config{PartSize: storage.MinPartSize})
+	data := randomData(t, 2*int(storage.MinPartSize)+12345) // 3 parts
+
+	tests := []struct {
+		name, key    string
+		noSuchUpload bool
+		wantHeads    int // HeadObject requests of the upload
+	}{
+		{"retry answered by versitygw", "b1/db/orders.dump", false, 0},
+		{"retry answered NoSuchUpload", "b2/db/orders.dump", true, 1},
+	}
+	for _, tt := range tests {
+		p.LoseAnswer(fixtures.S3OpCompleteMultipartUpload, tt.key, 1)
+		if tt.noSuchUpload {
+			p.Fail(fixtures.S3OpCompleteMultipartUpload, tt.key, 1, http.StatusNotFound, "NoSuchUpload")
+		}
+		completes, heads := p.Count(fixtures.S3OpCompleteMultipartUpload), p.Count(fixtures.S3OpHeadObject)
+		obj, err := s.Upload(ctx, tt.key, bytes.NewReader(data))
+		if err != nil {
+			t.Fatalf("%s: Upload: %v", tt.name, err)
+		}
+		if n := p.Count(fixtures.S3OpCompleteMultipartUpload) - completes; n != 2 {
+			t.Errorf("%s: %d CompleteMultipartUpload requests, want 2 (the lost one and its retry)", tt.name, n)
+		}
+		if n := p.Count(fixtures.S3OpHeadObject) - heads; n != tt.wantHeads {
+			t.Errorf("%s: %d HeadObject requests, want %d", tt.name, n, tt.wantHeads)
+		}
+		stat, err := s.Stat(ctx, tt.key)
+		if err != nil {
+			t.Fatalf("%s: Stat: %v", tt.name, err)
+		}
+		if obj.Size != int64(len(data)) || obj.ETag != stat.ETag || !strings.HasSuffix(stat.ETag, `-3"`) {
+			t.Errorf("%s: Upload returned size %d ETag %s; the object has size %d ETag %s; want %d bytes in 3 parts",
+				tt.name, obj.Size, obj.ETag, stat.Size, stat.ETag, len(data))
+		}
+		assertObject(t, srv, bucket, tt.key, data)
+	}
+	assertNoUploads(t, s)
+}
+
+// testCompleteOfVanishedUpload: NoSuchUpload when nothing completed the
+// upload (it was aborted, say) must fail the upload, even when the key
+// holds an object of an earlier run of the same size, which stays as it is.
+func testCompleteOfVanishedUpload(t *testing.T, srv *fixtures.S3) {
+	ctx := t.Context()
+	s, p, bucket := proxiedStore(t, srv, storage.Config{PartSize: storage.MinPartSize})
+	data := randomData(t, int(storage.MinPartSize)+100) // 2 parts
+
+	p.Fail(fixtures.S3OpCompleteMultipartUpload, "gone", 1, http.StatusNotFound, "NoSuchUpload")
+	_, err := s.Upload(ctx, "gone", bytes.NewReader(data))
+	assertStorageFailed(t, "Upload to an empty key", err, "the upload vanished (NoSuchUpload) and no object was completed at the key")
+	t.Logf("empty key: %v", err)
+
+	earlier := randomData(t, len(data)) // same size and parts, other bytes
+	if _, err := s.Upload(ctx, "stale", bytes.NewReader(earlier)); err != nil {
+		t.Fatal(err)
+	}
+	p.Fail(fixtures.S3OpCompleteMultipartUpload, "stale", 1, http.StatusNotFound, "NoSuchUpload")
+	_, err = s.Upload(ctx, "stale", bytes.NewReader(data))
+	assertStorageFailed(t, "Upload over an earlier object", err, "the upload vanished (NoSuchUpload) and the object at the key is not this upload's")
+	t.Logf("earlier object: %v", err)
+	assertObject(t, srv, bucket, "stale", earlier)
+	if keys := srv.ObjectKeys(t, bucket, ""); fmt.Sprint(keys) != "[stale]" {
+		t.Errorf("bucket holds %v, want only the earlier object", keys)
+	}
+	assertNoUploads(t, s) // both uploads aborted
+}
+
+// testLostConditionalPutAnswer: PutIfAbsent creates the object, its answer
+// is lost, and the SDK's retry meets the object: 412, so PutIfAbsent says
+// ErrExists. That is what the caller must resolve by reading the object
+// back (DESIGN section 2, "an ambiguous commit is resolved").
+func testLostConditionalPutAnswer(t *testing.T, srv *fixtures.S3) {
+	ctx := t.Context()
+	s, p, bucket := proxiedStore(t, srv, storage.Config{})
+	key, body := "20261201T000000Z/manifest.json", []byte(`{"schemaVersion":1}`)
+	p.LoseAnswer(fixtures.S3OpPutObject, key, 1)
+	err := s.PutIfAbsent(ctx, key, body, "application/json")
+	if !errors.Is(err, storage.ErrExists) {
+		t.Fatalf("PutIfAbsent with a lost answer = %v, want ErrExists", err)
+	}
+	if n := p.Count(fixtures.S3OpPutObject); n != 2 {
+		t.Errorf("%d PutObject requests, want 2 (the lost one and its retry)", n)
+	}
+	assertObject(t, srv, bucket, key, body)
+}
+
+// testSlowDownParts: S3 throttles two part uploads; the SDK's retries ride
+// it out.
+func testSlowDownParts(t *testing.T, srv *fixtures.S3) {
+	ctx := t.Context()
+	s, p, bucket := proxiedStore(t, srv, storage.Config{PartSize: storage.MinPartSize})
+	data := randomData(t, 2*int(storage.MinPartSize)+1) // 3 parts
+	p.Fail(fixtures.S3OpUploadPart, "", 2, http.StatusServiceUnavailable, "SlowDown")
+	start := time.Now()
+	obj, err := s.Upload(ctx, "throttled", bytes.NewReader(data))
+	took := time.Since(start)
+	if err != nil {
+		t.Fatalf("Upload throttled twice: %v", err)
+	}
+	t.Logf("3 parts, 2 of the uploads throttled: %s", took.Round(time.Millisecond))
+	if n := p.Count(fixtures.S3OpUploadPart); n != 5 {
+		t.Errorf("%d UploadPart requests, want 5 (3 parts, 2 retries)", n)
+	}
+	if obj.Size != int64(len(data)) {
+		t.Errorf("Upload returned size %d, want %d", obj.Size, len(data))
+	}
+	assertObject(t, srv, bucket, "throttled", data)
+	assertNoUploads(t, s)
+}
+
+// testHungRequest: a server that takes a request and never answers costs
+// a bounded time: RequestTimeout per attempt.
+func testHungRequest(t *testing.T, srv *fixtures.S3) {
+	const timeout = 500 * time.Millisecond
+	s, p, _ := proxiedStore(t, srv, storage.Config{RequestTimeout: timeout})
+	p.Hang(fixtures.S3OpPutObject, "", -1)
+	// The test's own bound, far above the store's, which is 5 attempts of
+	// 500 ms and the backoff between them (at most 0.25+0.5+1+2 s).
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	start := time.Now()
+	err := s.PutIfAbsent(ctx, "hung/manifest.json", []byte("{}"), "application/json")
+	took := time.Since(start)
+	assertStorageFailed(t, "PutIfAbsent to a hung endpoint", err, "accepted the request but did not answer within 500ms (after 5 attempts)")
+	t.Logf("gave up after %s: %v", took.Round(time.Millisecond), err)
+	if bound := 5*timeout + 8*time.Second; took < 5*timeout || took > bound { // slack for a busy machine
+		t.Errorf("PutIfAbsent gave up after %s, want between %s and %s", took.Round(time.Millisecond), 5*timeout, bound)
+	}
+	if n := p.Count(fixtures.S3OpPutObject); n != 5 {
+		t.Errorf("%d PutObject requests, want 5", n)
+	}
+}
+
+// TestNewRequestTimeout checks the response-header timeout of the HTTP
+// client New builds, and of a buildable client brought in the AWS config.
+func TestNewRequestTimeout(t *testing.T) {
+	tests := []struct {
+		name   string
+		client aws.HTTPClient
+		cfg    time.Duration
+		want   time.Duration
+	}{
+		{"default", nil, 0, storage.DefaultRequestTimeout},
+		{"configured", nil, 5 * time.Second, 5 * time.Second},
+		{"buildable client", awshttp.NewBuildableClient(), 7 * time.Second, 7 * time.Second},
+	}
+	for _, tt := range tests {
+		cfg := awsConfig("key", "secret")
+		cfg.HTTPClient = tt.client
+		s, err := storage.NewFromAWSConfig(cfg, storage.Config{Bucket: "b", Endpoint: "http://127.0.0.1:1", RequestTimeout: tt.cfg})
+		if err != nil {
+			t.Fatal(err)
+		}
+		hc, ok := storage.ClientOptions(s).HTTPClient.(*awshttp.BuildableClient)
+		if !ok {
+			t.Fatalf("%s: the HTTP client is a %T", tt.name, storage.ClientOptions(s).HTTPClient)
+		}
+		if got := hc.GetTransport().ResponseHeaderTimeout; got != tt.want {
+			t.Errorf("%s: response header timeout %s, want %s", tt.name, got, tt.want)
+		}
+	}
+}
+
+// TestS3StoreServerTime reads versitygw's clock, which is this machine's.
+func TestS3StoreServerTime(t *testing.T) {
+	skipShort(t)
+	srv := fixtures.StartS3(t)
+	s := newS3Store(t, srv, srv.CreateBucket(t), storage.Config{})
+	got, err := s.ServerTime(t.Context())
+	if err != nil {
+		t.Fatalf("ServerTime: %v", err)
+	}
+	if d := time.Since(got); d > time.Minute || d < -time.Minute || got.Location() != time.UTC {
+		t.Errorf("ServerTime = %s, %s from the local clock; want within a minute, in UTC", got, d)
+	}
+	t.Logf("server time %s, local %s", got, time.Now().UTC())
 }

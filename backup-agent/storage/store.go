@@ -47,6 +47,10 @@ type Store interface {
 	// Check verifies that the bucket exists and that the credentials reach
 	// it, with an error saying which of the two failed.
 	Check(ctx context.Context) error
+	// ServerTime is the store's own clock, read from a response (S3's Date
+	// header): retention measures ages against it and refuses to act when
+	// the local clock disagrees, because a pod's clock can be wrong.
+	ServerTime(ctx context.Context) (time.Time, error)
 }
 
 // Object describes a stored object.

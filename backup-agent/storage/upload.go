@@ -20,8 +20,10 @@ type uploadTarget interface {
 	// uploadPart uploads part n (1-based); body is only valid during the
 	// call.
 	uploadPart(ctx context.Context, n int, body []byte) (etag string, err error)
-	// complete completes the upload from the ETags of parts 1..len(etags).
-	complete(ctx context.Context, etags []string) (etag string, err error)
+	// complete completes the upload from the ETags of parts 1..len(etags);
+	// size is the object's total length, so that a store can recognise its
+	// own object when the answer to a completion was lost.
+	complete(ctx context.Context, etags []string, size int64) (etag string, err error)
 	// abort aborts the multipart upload. The streamer calls it with a fresh
 	// context, never with a cancelled one.
 	abort(ctx context.Context) error
@@ -215,7 +217,7 @@ func (u *streamer) parts(ctx context.Context, r io.Reader, pool *bufferPool, buf
 	if firstErr != nil {
 		return 0, "", firstErr
 	}
-	etag, err := u.target.complete(ctx, etags)
+	etag, err := u.target.complete(ctx, etags, size)
 	if err != nil {
 		return 0, "", err
 	}

@@ -32,6 +32,7 @@ type fakeTarget struct {
 	inflight    int
 	maxInflight int
 	completed   []string
+	completedSz int64 // the size complete was given
 	aborted     bool
 	abortCtxErr error
 }
@@ -83,13 +84,14 @@ func (f *fakeTarget) uploadPart(ctx context.Context, n int, body []byte) (string
 	return fmt.Sprintf("etag-%d", n), nil
 }
 
-func (f *fakeTarget) complete(_ context.Context, etags []string) (string, error) {
+func (f *fakeTarget) complete(_ context.Context, etags []string, size int64) (string, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.completeErr != nil {
 		return "", f.completeErr
 	}
 	f.completed = etags
+	f.completedSz = size
 	return `"multi"`, nil
 }
 
@@ -168,6 +170,9 @@ func TestStreamerMultipart(t *testing.T) {
 		}
 		if len(f.completed) != wantParts {
 			t.Fatalf("size %d: completed with %d parts, want %d", size, len(f.completed), wantParts)
+		}
+		if f.completedSz != int64(size) {
+			t.Errorf("size %d: complete was told the object has %d bytes", size, f.completedSz)
 		}
 		for i, e := range f.completed {
 			if e != fmt.Sprintf("etag-%d", i+1) {
@@ -401,5 +406,47 @@ func TestFill(t *testing.T) {
 				t.Errorf("data = %q, out of order", all)
 			}
 		})
+	}
+}
+
+// TestMultipartETag checks the ETag S3 derives for a completed multipart
+// upload, which S3Store uses to recognise its own object after a lost
+// answer. The expected values come from Python's hashlib:
+// md5(md5(p1) || md5(p2) || ...) in hex, then "-" and the part count.
+func TestMultipartETag(t *testing.T) {
+	tests := []struct {
+		name  string
+		parts []string // part ETags, as UploadPart returns them
+		want  string
+	}{
+		{"three parts", []string{`"f814893777bcc2295fff05f00e508da6"`, `"a020557699724b0bb4fc5a1949e8ee1c"`, `"7d793037a0760186574b0282f2f435e7"`},
+			`"98c2f083991e2970a99c9c318427ed50-3"`},
+		{"unquoted, upper case", []string{"F814893777BCC2295FFF05F00E508DA6", "a020557699724b0bb4fc5a1949e8ee1c", "7d793037a0760186574b0282f2f435e7"},
+			`"98c2f083991e2970a99c9c318427ed50-3"`},
+		{"one empty part", []string{`"d41d8cd98f00b204e9800998ecf8427e"`}, `"59adb24ef3cdbe0297f05b395827453f-1"`},
+	}
+	for _, tt := range tests {
+		got, err := multipartETag(tt.parts)
+		if err != nil || got != tt.want {
+			t.Errorf("%s: multipartETag = %s, %v; want %s", tt.name, got, err, tt.want)
+		}
+	}
+	// The same parts, with their ETags computed from their bytes.
+	parts := []string{singleETag([]byte("hello ")), singleETag([]byte("multipart ")), singleETag([]byte("world"))}
+	if got, _ := multipartETag(parts); got != tests[0].want {
+		t.Errorf("multipartETag of the parts of %q = %s, want %s", "hello multipart world", got, tests[0].want)
+	}
+
+	// Part ETags that are not MD5s (SSE-KMS, SSE-C, some servers) make the
+	// object's ETag unpredictable: an error, never a guess.
+	for _, bad := range [][]string{
+		{`"f814893777bcc2295fff05f00e508da6"`, `"etag-2"`},
+		{`"f814893777bcc2295fff05f00e508da"`},
+		{`"f814893777bcc2295fff05f00e508da6-2"`},
+		{""},
+	} {
+		if got, err := multipartETag(bad); err == nil {
+			t.Errorf("multipartETag(%q) = %s, want an error", bad, got)
+		}
 	}
 }
