@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/pgbackup/pgbackup/backup-agent/codec"
 	"github.com/pgbackup/pgbackup/backup-agent/compress"
 	"github.com/pgbackup/pgbackup/backup-agent/crypt"
 	"github.com/pgbackup/pgbackup/backup-agent/manifest"
@@ -101,8 +102,8 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 type settings struct {
 	bucket, prefix string
 	format         manifest.Format
-	compression    compress.Spec
-	recipients     crypt.Recipients
+	// encoding is compression, then encryption (package codec).
+	encoding codec.Encoding
 }
 
 // validate checks the options and returns them parsed. All problems are
@@ -141,7 +142,7 @@ func (o *Options) validate() (settings, error) {
 	default:
 		errs = append(errs, fmt.Errorf("--globals %q: use auto, true or false", o.Globals))
 	}
-	if s.compression, err = compress.Parse(o.Compression); err != nil {
+	if s.encoding.Compression, err = compress.Parse(o.Compression); err != nil {
 		errs = append(errs, fmt.Errorf("--compression: %w", err))
 	}
 	if o.UploadConcurrency < 1 || o.UploadConcurrency > 64 {
@@ -153,7 +154,7 @@ func (o *Options) validate() (settings, error) {
 	if o.ProgressInterval <= 0 {
 		errs = append(errs, fmt.Errorf("--progress-interval %s: must be positive", o.ProgressInterval))
 	}
-	if s.recipients, err = crypt.ParseRecipients(o.AgeRecipients, o.AgeRecipientsFile); err != nil {
+	if s.encoding.Recipients, err = crypt.ParseRecipients(o.AgeRecipients, o.AgeRecipientsFile); err != nil {
 		errs = append(errs, err)
 	}
 	if err := o.Retention.Validate(); err != nil {

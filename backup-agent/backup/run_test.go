@@ -32,14 +32,26 @@ import (
 func fakePgDump(t *testing.T, version string) {
 	t.Helper()
 	dir := t.TempDir()
+	// Like pg_dump: custom format starts with PGDMP, plain ends with its
+	// "dump complete" comment, directory format writes --file's toc.dat.
+	// FAKE_EMPTY: exits 0 having written nothing; FAKE_SHORT: exits 0
+	// without the end of the dump; FAKE_DELAY: sleeps before any output.
 	script := `#!/bin/sh
 if [ "$1" = "--version" ]; then echo "pg_dump (PostgreSQL) ` + version + `"; exit 0; fi
+if [ -n "$FAKE_DELAY" ]; then sleep "$FAKE_DELAY"; fi
+if [ -n "$FAKE_EMPTY" ]; then exit 0; fi
+file=""; prev=""
+for a in "$@"; do if [ "$prev" = "--file" ]; then file="$a"; fi; prev="$a"; done
+if [ -n "$file" ]; then mkdir -p "$file" && echo "toc of $PGDATABASE" > "$file/toc.dat" && echo "data" > "$file/3001.dat"; exit 0; fi
+case " $* " in *" --format=custom "*) printf 'PGDMP' ;; esac
 echo "-- dump of $PGDATABASE with $*"
 i=0
 while [ $i -lt 2000 ]; do echo "INSERT INTO t VALUES ($i, '$PGDATABASE');"; i=$((i+1)); done
 if [ "$PGDATABASE" = "$FAKE_FAIL_DB" ]; then echo "pg_dump: error: Dumping the contents of table t failed: server closed the connection" >&2; exit 1; fi
 if [ -n "$FAKE_SLEEP" ]; then exec sleep "$FAKE_SLEEP"; fi
+if [ -n "$FAKE_SHORT" ]; then exit 0; fi
 echo "-- end of $PGDATABASE"
+printf -- '--\n-- PostgreSQL database dump complete\n--\n\n'
 `
 	if err := os.WriteFile(filepath.Join(dir, "pg_dump"), []byte(script), 0o755); err != nil {
 		t.Fatal(err)
@@ -52,6 +64,7 @@ case " $* " in *" --no-role-passwords "*) nopw=1 ;; esac
 if [ -n "$FAKE_DUMPALL_DENIED" ] && [ -z "$nopw" ]; then echo "pg_dumpall: error: query failed: ERROR:  permission denied for table pg_authid" >&2; exit 1; fi
 echo "-- globals with $*"
 echo "CREATE ROLE app;"
+printf -- '--\n-- PostgreSQL database cluster dump complete\n--\n\n'
 `
 	if err := os.WriteFile(filepath.Join(dir, "pg_dumpall"), []byte(dumpall), 0o755); err != nil {
 		t.Fatal(err)
@@ -98,6 +111,9 @@ func options(dbs ...string) Options {
 	o.Databases = dbs
 	return o
 }
+
+// dumpTrailer is how the fake pg_dump's output ends.
+const dumpTrailer = "--\n-- PostgreSQL database dump complete\n--\n\n"
 
 func newStore() *storage.MemStore { return &storage.MemStore{PartSize: 64 << 10, Concurrency: 2} }
 
@@ -170,7 +186,7 @@ func TestRunSuccess(t *testing.T) {
 			var total int64
 			for _, db := range []string{"orders", "app"} {
 				obj, ok := m.Database(db)
-				if !ok || obj.Key != "team/pg/"+id+"/"+db+tt.ext {
+				if !ok || obj.Key != "team/pg/"+id+"/db/"+db+tt.ext {
 					t.Fatalf("manifest entry for %s: %+v", db, obj)
 				}
 				stored := readAll(t, store, obj.Key)
@@ -187,8 +203,8 @@ func TestRunSuccess(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				text := string(plain)
-				if !strings.HasPrefix(text, "-- dump of "+db+" with --no-password --format="+tt.format) || !strings.HasSuffix(text, "-- end of "+db+"\n") {
+				text := strings.TrimPrefix(string(plain), "PGDMP")
+				if !strings.HasPrefix(text, "-- dump of "+db+" with --no-password --format="+tt.format) || !strings.HasSuffix(text, "-- end of "+db+"\n"+dumpTrailer) {
 					t.Errorf("%s: stored dump is not pg_dump's whole output: %.80q ... %q", db, text, text[len(text)-20:])
 				}
 				if tt.format == "custom" && !strings.Contains(text, "--compress=0") {
@@ -269,6 +285,9 @@ func TestRunIDTaken(t *testing.T) {
 	if _, err := store.Stat(context.Background(), "team/pg/20261129T030000Z-1/manifest.json"); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := store.Stat(context.Background(), "team/pg/20261129T030000Z/claim.json"); err == nil {
+		t.Fatal("the run left its claim in a directory that was not its own")
+	}
 }
 
 func TestRunInterrupted(t *testing.T) {
@@ -303,21 +322,27 @@ func TestRunStorageCheckFirst(t *testing.T) {
 	}
 }
 
-func TestRunManifestFailureDiscardsObjects(t *testing.T) {
+// A manifest PUT that fails may still have landed (or land late): the run
+// fails, but deletes none of the data such a manifest would point at;
+// retention sweeps it after a day if no manifest appears.
+func TestRunManifestFailureKeepsDataForTheSweep(t *testing.T) {
 	fakePgDump(t, "17.2")
-	store := &failingStore{MemStore: newStore(), putErr: result.Errorf(result.ReasonStorageFailed, "access denied")}
-	_, err := Run(context.Background(), testr.New(t), options("app", "orders"), deps(store, pg17))
+	store := &failingStore{MemStore: newStore(), putErr: result.Errorf(result.ReasonStorageFailed, "access denied"), putOnly: "manifest.json"}
+	res, err := Run(context.Background(), testr.New(t), options("app", "orders"), deps(store, pg17))
 	if result.ExitCode(err) != result.ExitStorage {
 		t.Fatalf("err %v, want StorageFailed", err)
 	}
-	if k := keys(t, store); len(k) != 0 {
-		t.Fatalf("objects of a backup whose manifest failed remain: %v", k)
+	want := "team/pg/" + res.BackupID + "/claim.json team/pg/" + res.BackupID + "/db/app.dump.zst team/pg/" + res.BackupID + "/db/orders.dump.zst"
+	if k := strings.Join(keys(t, store), " "); k != want {
+		t.Fatalf("objects after a failed manifest write:\n got %s\nwant %s", k, want)
 	}
 }
 
 type failingStore struct {
 	*storage.MemStore
 	checkErr, putErr error
+	// putOnly restricts putErr to keys ending in it.
+	putOnly string
 }
 
 func (f *failingStore) Check(ctx context.Context) error {
@@ -328,7 +353,7 @@ func (f *failingStore) Check(ctx context.Context) error {
 }
 
 func (f *failingStore) PutIfAbsent(ctx context.Context, key string, body []byte, ct string) error {
-	if f.putErr != nil {
+	if f.putErr != nil && strings.HasSuffix(key, f.putOnly) {
 		return f.putErr
 	}
 	return f.MemStore.PutIfAbsent(ctx, key, body, ct)
@@ -340,6 +365,7 @@ func TestRunAppliesRetentionOnlyAfterSuccess(t *testing.T) {
 	clock := time.Date(2026, 11, 29, 3, 0, 0, 0, time.UTC)
 	d := deps(store, pg17)
 	d.Now = func() time.Time { return clock }
+	store.Now = d.Now
 	opts := options("app")
 	opts.Retention.KeepLast = 2
 	for range 3 {
@@ -417,7 +443,7 @@ func TestRunEncrypted(t *testing.T) {
 		t.Fatal(err)
 	}
 	plain, err := io.ReadAll(zr)
-	if err != nil || !strings.HasSuffix(string(plain), "-- end of app\n") {
+	if err != nil || !strings.HasSuffix(string(plain), "-- end of app\n"+dumpTrailer) {
 		t.Fatalf("decrypted dump: %v, %.60q", err, plain)
 	}
 }
@@ -523,7 +549,7 @@ func TestRunKeepLocal(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, obj := range m.Databases {
-		b, err := os.ReadFile(filepath.Join(spoolDir, "local", ids[2], filepath.Base(obj.Key)))
+		b, err := os.ReadFile(filepath.Join(spoolDir, "local", ids[2], "db", filepath.Base(obj.Key)))
 		if err != nil || !bytes.Equal(b, readAll(t, store, obj.Key)) {
 			t.Fatalf("local copy of %s: %v", obj.Key, err)
 		}

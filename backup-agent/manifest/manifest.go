@@ -1,10 +1,10 @@
 package manifest
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
@@ -192,6 +192,21 @@ func ParseID(id string) (time.Time, int, error) {
 	return t, n, nil
 }
 
+// CompareIDs orders backup ids by start time, then by suffix as a number,
+// so that "-10" sorts after "-9". Every reader orders ids with it. An id
+// that does not parse sorts as the zero time.
+func CompareIDs(a, b string) int {
+	ta, na, _ := ParseID(a)
+	tb, nb, _ := ParseID(b)
+	if c := ta.Compare(tb); c != 0 {
+		return c
+	}
+	if na != nb {
+		return cmp.Compare(na, nb)
+	}
+	return strings.Compare(a, b)
+}
+
 // Dir is the key prefix of a backup, ending in "/".
 func Dir(prefix, id string) string {
 	if prefix == "" {
@@ -203,13 +218,113 @@ func Dir(prefix, id string) string {
 // Key is the manifest's key.
 func Key(prefix, id string) string { return Dir(prefix, id) + FileName }
 
-// DatabaseKey is the key of database db's object. The name is escaped so
-// that any database name (slashes included) makes one object key.
+// ClaimFileName is the object a run creates, with If-None-Match, to make a
+// backup id its own before it stores anything under it.
+const ClaimFileName = "claim.json"
+
+// ClaimKey is the key of backup id's claim.
+func ClaimKey(prefix, id string) string { return Dir(prefix, id) + ClaimFileName }
+
+// VerificationFileName is the verification result, written once after the
+// manifest.
+const VerificationFileName = "verification.json"
+
+// databaseDir is the key space of database objects inside a backup,
+// disjoint from globals, the manifest and the claim (layout revision 2).
+const databaseDir = "db/"
+
+// DatabaseKey is the key of database db's object:
+// PREFIX/ID/db/<EncodeName(db)>.<ext><suffix>.
 func DatabaseKey(prefix, id, db string, format Format, suffix string) string {
-	return Dir(prefix, id) + url.PathEscape(db) + "." + format.Ext() + suffix
+	return Dir(prefix, id) + databaseDir + EncodeName(db) + "." + format.Ext() + suffix
 }
 
 // GlobalsKey is the key of the roles and tablespaces dump.
 func GlobalsKey(prefix, id, suffix string) string {
 	return Dir(prefix, id) + "globals.sql" + suffix
+}
+
+// EncodeName turns any PostgreSQL database name into a string that is
+// safe as one object key segment and as one file name on any file system:
+// bytes other than a-z, 0-9, "_" and "-" become %XX (upper-case hex).
+// Dots are escaped too, so "." and ".." cannot name a directory, and
+// upper-case letters are, so names differing only in case stay distinct
+// on case-insensitive file systems. The encoding is injective.
+func EncodeName(name string) string {
+	const hexDigits = "0123456789ABCDEF"
+	var b strings.Builder
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_' || c == '-' {
+			b.WriteByte(c)
+			continue
+		}
+		b.WriteByte('%')
+		b.WriteByte(hexDigits[c>>4])
+		b.WriteByte(hexDigits[c&15])
+	}
+	return b.String()
+}
+
+// DecodeName inverts EncodeName.
+func DecodeName(enc string) (string, error) {
+	var b strings.Builder
+	for i := 0; i < len(enc); i++ {
+		c := enc[i]
+		if c != '%' {
+			b.WriteByte(c)
+			continue
+		}
+		if i+2 >= len(enc) {
+			return "", fmt.Errorf("encoded name %q: truncated escape", enc)
+		}
+		v, err := strconv.ParseUint(enc[i+1:i+3], 16, 8)
+		if err != nil || enc[i+1:i+3] != strings.ToUpper(enc[i+1:i+3]) {
+			return "", fmt.Errorf("encoded name %q: bad escape %q", enc, enc[i:i+3])
+		}
+		b.WriteByte(byte(v))
+		i += 2
+	}
+	return b.String(), nil
+}
+
+// CheckKeys checks that every object of the manifest lies inside its own
+// backup directory under prefix, is not one of the backup's reserved
+// objects (manifest, claim, verification), has no empty, "." or ".."
+// segment, and that no two objects share a key. A manifest failing it is
+// refused by readers and never written by the agent: a key outside the
+// directory could point a restore, or a deletion, at another backup.
+func (m *Manifest) CheckKeys(prefix string) error {
+	dir := Dir(prefix, m.ID)
+	reserved := map[string]bool{dir + FileName: true, dir + ClaimFileName: true, dir + VerificationFileName: true}
+	seen := map[string]bool{}
+	var errs []error
+	check := func(o Object, what string) {
+		rest, ok := strings.CutPrefix(o.Key, dir)
+		switch {
+		case !ok:
+			errs = append(errs, fmt.Errorf("%s: key %q lies outside the backup's directory %s", what, o.Key, dir))
+			return
+		case reserved[o.Key]:
+			errs = append(errs, fmt.Errorf("%s: key %q is reserved", what, o.Key))
+			return
+		case seen[o.Key]:
+			errs = append(errs, fmt.Errorf("%s: key %q is used twice", what, o.Key))
+			return
+		}
+		for _, seg := range strings.Split(rest, "/") {
+			if seg == "" || seg == "." || seg == ".." {
+				errs = append(errs, fmt.Errorf("%s: key %q has an empty, \".\" or \"..\" segment", what, o.Key))
+				return
+			}
+		}
+		seen[o.Key] = true
+	}
+	if m.Globals != nil {
+		check(*m.Globals, "globals")
+	}
+	for _, d := range m.Databases {
+		check(d, "database "+d.Name)
+	}
+	return errors.Join(errs...)
 }

@@ -39,11 +39,14 @@ func TestKeys(t *testing.T) {
 	}{
 		{"manifest", Key("team/pg", "20261129T000000Z"), "team/pg/20261129T000000Z/manifest.json"},
 		{"no prefix", Key("", "20261129T000000Z"), "20261129T000000Z/manifest.json"},
-		{"custom zstd", DatabaseKey("p", "I", "orders", FormatCustom, ".zst"), "p/I/orders.dump.zst"},
-		{"plain gzip age", DatabaseKey("p", "I", "orders", FormatPlain, ".gz.age"), "p/I/orders.sql.gz.age"},
-		{"directory", DatabaseKey("p", "I", "orders", FormatDirectory, ""), "p/I/orders.tar"},
-		{"escaped name", DatabaseKey("p", "I", "a/b c", FormatCustom, ""), "p/I/a%2Fb%20c.dump"},
+		{"custom zstd", DatabaseKey("p", "I", "orders", FormatCustom, ".zst"), "p/I/db/orders.dump.zst"},
+		{"plain gzip age", DatabaseKey("p", "I", "orders", FormatPlain, ".gz.age"), "p/I/db/orders.sql.gz.age"},
+		{"directory", DatabaseKey("p", "I", "orders", FormatDirectory, ""), "p/I/db/orders.tar"},
+		{"escaped name", DatabaseKey("p", "I", "a/b c", FormatCustom, ""), "p/I/db/a%2Fb%20c.dump"},
+		{"dot dot", DatabaseKey("p", "I", "..", FormatDirectory, ""), "p/I/db/%2E%2E.tar"},
+		{"a database named globals", DatabaseKey("p", "I", "globals", FormatPlain, ".zst"), "p/I/db/globals.sql.zst"},
 		{"globals", GlobalsKey("p", "I", ".zst"), "p/I/globals.sql.zst"},
+		{"claim", ClaimKey("p", "I"), "p/I/claim.json"},
 	}
 	for _, tt := range tests {
 		if tt.got != tt.want {
@@ -100,5 +103,87 @@ func TestRoundTripAndValidate(t *testing.T) {
 	}
 	if _, err := Unmarshal([]byte("{not json")); err == nil {
 		t.Error("Unmarshal accepted bad JSON")
+	}
+}
+
+// Any PostgreSQL database name becomes one safe key segment and file
+// name, distinct from every other name, even on a case-insensitive file
+// system.
+func TestEncodeNameIsSafeAndInjective(t *testing.T) {
+	names := []string{"orders", "Orders", "ORDERS", ".", "..", "...", "globals", "manifest.json", "a/b", "a%2Fb", "a b",
+		"db/../x", "ünïcødé", "日本", "-", "_", "%", "%25", "a.dump", "", "x\x00y", "\\", "CON", "nul"}
+	seen := map[string]string{}
+	folded := map[string]string{}
+	for _, n := range names {
+		enc := EncodeName(n)
+		for _, c := range enc {
+			if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c >= 'A' && c <= 'F' || c == '_' || c == '-' || c == '%') {
+				t.Errorf("EncodeName(%q) = %q holds %q", n, enc, c)
+			}
+		}
+		if enc == "." || enc == ".." || strings.Contains(enc, "/") {
+			t.Errorf("EncodeName(%q) = %q is not a safe segment", n, enc)
+		}
+		if prev, ok := seen[enc]; ok {
+			t.Errorf("EncodeName(%q) = EncodeName(%q) = %q", n, prev, enc)
+		}
+		seen[enc] = n
+		if prev, ok := folded[strings.ToLower(enc)]; ok {
+			t.Errorf("%q and %q collide on a case-insensitive file system", n, prev)
+		}
+		folded[strings.ToLower(enc)] = n
+		back, err := DecodeName(enc)
+		if err != nil || back != n {
+			t.Errorf("DecodeName(EncodeName(%q)) = %q, %v", n, back, err)
+		}
+	}
+	for _, bad := range []string{"%", "%2", "%zz", "%2e"} {
+		if _, err := DecodeName(bad); err == nil {
+			t.Errorf("DecodeName(%q) succeeded", bad)
+		}
+	}
+}
+
+// Ids with suffixes order by number: "-10" is newer than "-9".
+func TestCompareIDs(t *testing.T) {
+	ordered := []string{"20261129T000000Z", "20261129T000000Z-1", "20261129T000000Z-2", "20261129T000000Z-9", "20261129T000000Z-10", "20261129T000000Z-11", "20261129T000001Z"}
+	for i := range ordered {
+		for j := range ordered {
+			got := CompareIDs(ordered[i], ordered[j])
+			want := 0
+			if i < j {
+				want = -1
+			} else if i > j {
+				want = 1
+			}
+			if got != want {
+				t.Errorf("CompareIDs(%s, %s) = %d, want %d", ordered[i], ordered[j], got, want)
+			}
+		}
+	}
+}
+
+func TestCheckKeys(t *testing.T) {
+	const id = "20261129T000000Z"
+	obj := func(name, key string) Object { return Object{Name: name, Key: key, Size: 1, SHA256: strings.Repeat("a", 64)} }
+	tests := []struct {
+		name string
+		m    Manifest
+		bad  string
+	}{
+		{"revision 2", Manifest{ID: id, Globals: &Object{Key: "p/" + id + "/globals.sql"}, Databases: []Object{obj("a", "p/"+id+"/db/a.dump")}}, ""},
+		{"revision 1", Manifest{ID: id, Globals: &Object{Key: "p/" + id + "/globals.sql"}, Databases: []Object{obj("a", "p/"+id+"/a.dump")}}, ""},
+		{"outside its directory", Manifest{ID: id, Databases: []Object{obj("a", "p/20261128T000000Z/db/a.dump")}}, "outside"},
+		{"another prefix", Manifest{ID: id, Databases: []Object{obj("a", "q/"+id+"/db/a.dump")}}, "outside"},
+		{"dot dot", Manifest{ID: id, Databases: []Object{obj("a", "p/"+id+"/db/../../x")}}, "segment"},
+		{"the manifest itself", Manifest{ID: id, Databases: []Object{obj("a", "p/"+id+"/manifest.json")}}, "reserved"},
+		{"globals and a database share a key", Manifest{ID: id, Globals: &Object{Key: "p/" + id + "/globals.sql"}, Databases: []Object{obj("globals", "p/"+id+"/globals.sql")}}, "twice"},
+		{"two databases share a key", Manifest{ID: id, Databases: []Object{obj("a", "p/"+id+"/db/a.dump"), obj("b", "p/"+id+"/db/a.dump")}}, "twice"},
+	}
+	for _, tt := range tests {
+		err := tt.m.CheckKeys("p")
+		if (tt.bad == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tt.bad)) {
+			t.Errorf("%s: CheckKeys = %v, want %q", tt.name, err, tt.bad)
+		}
 	}
 }

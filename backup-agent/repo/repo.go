@@ -77,18 +77,8 @@ func (r Repo) Scan(ctx context.Context) ([]Entry, error) {
 	for _, e := range byID {
 		entries = append(entries, *e)
 	}
-	slices.SortFunc(entries, func(a, b Entry) int { return Compare(a.ID, b.ID) })
+	slices.SortFunc(entries, func(a, b Entry) int { return manifest.CompareIDs(a.ID, b.ID) })
 	return entries, nil
-}
-
-// Compare orders backup ids by start time, then suffix.
-func Compare(a, b string) int {
-	ta, na, _ := manifest.ParseID(a)
-	tb, nb, _ := manifest.ParseID(b)
-	if c := ta.Compare(tb); c != 0 {
-		return c
-	}
-	return na - nb
 }
 
 // Manifest reads and validates the manifest of backup id. A missing
@@ -118,6 +108,9 @@ func (r Repo) Manifest(ctx context.Context, id string) (*manifest.Manifest, erro
 	}
 	if m.ID != id {
 		return nil, result.Errorf(result.ReasonIntegrityFailed, "manifest %s names backup %q", key, m.ID)
+	}
+	if err := m.CheckKeys(r.Prefix); err != nil {
+		return nil, result.Errorf(result.ReasonIntegrityFailed, "manifest %s: %w", key, err)
 	}
 	return m, nil
 }
@@ -171,6 +164,10 @@ type Selector struct {
 	ID string
 	// At, when set, picks the newest complete backup started at or before it.
 	At time.Time
+	// OnSkip, when set, is told of every newer backup that was passed over
+	// because its manifest is damaged (IntegrityFailed), so that callers can
+	// say which backup they did not restore and why.
+	OnSkip func(id string, err error)
 }
 
 // Resolve returns the manifest of the selected backup.
@@ -185,6 +182,9 @@ func (r Repo) Resolve(ctx context.Context, sel Selector) (*manifest.Manifest, er
 	if err != nil {
 		return nil, err
 	}
+	// Only a damaged manifest is passed over: a transient failure to read
+	// the newest one (throttling, a timeout) must fail the resolution, never
+	// silently pick an older backup.
 	var lastErr error
 	for _, e := range slices.Backward(entries) {
 		if !e.Complete || (!sel.At.IsZero() && e.Started.After(sel.At)) {
@@ -192,9 +192,13 @@ func (r Repo) Resolve(ctx context.Context, sel Selector) (*manifest.Manifest, er
 		}
 		m, err := r.Manifest(ctx, e.ID)
 		if err != nil {
-			// A damaged manifest is not the latest good backup; say so
-			// if nothing older is found.
+			if result.ReasonOf(err) != result.ReasonIntegrityFailed {
+				return nil, fmt.Errorf("read the manifest of backup %s: %w", e.ID, err)
+			}
 			lastErr = err
+			if sel.OnSkip != nil {
+				sel.OnSkip(e.ID, err)
+			}
 			continue
 		}
 		return m, nil

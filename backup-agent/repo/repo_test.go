@@ -10,6 +10,7 @@ import (
 	"github.com/pgbackup/pgbackup/backup-agent/manifest"
 	"github.com/pgbackup/pgbackup/backup-agent/result"
 	"github.com/pgbackup/pgbackup/backup-agent/storage"
+	"github.com/pgbackup/pgbackup/backup-agent/storage/storagetest"
 )
 
 func put(t *testing.T, s storage.Store, key, body string) {
@@ -148,5 +149,33 @@ func TestFormats(t *testing.T) {
 		if got := HumanBytes(n); got != want {
 			t.Errorf("HumanBytes(%d) = %q, want %q", n, got, want)
 		}
+	}
+}
+
+// A transient failure to read the newest manifest (throttling after the
+// store's retries, a timeout) must fail the resolution: restoring an older
+// backup silently is worse than failing. Only a damaged manifest is passed
+// over, and the caller is told.
+func TestResolveFailsOnTransientErrors(t *testing.T) {
+	mem := &storage.MemStore{}
+	putManifest(t, mem, "pg", "20261101T000000Z")
+	putManifest(t, mem, "pg", "20261102T000000Z")
+	s := storagetest.NewFaulty(mem)
+	s.Inject(storagetest.Fault{Op: storagetest.OpGet, KeyContains: "20261102T000000Z/manifest.json", Times: -1})
+	r := Repo{Store: s, Prefix: "pg"}
+	var skipped []string
+	m, err := r.Resolve(context.Background(), Selector{ID: "latest", OnSkip: func(id string, _ error) { skipped = append(skipped, id) }})
+	if err == nil || result.ReasonOf(err) != result.ReasonStorageFailed || !strings.Contains(err.Error(), "20261102T000000Z") {
+		t.Fatalf("Resolve = %v, %v; want StorageFailed naming the newest backup", m, err)
+	}
+	if len(skipped) != 0 {
+		t.Fatalf("skipped %v on a transient error", skipped)
+	}
+
+	put(t, mem, "pg/20261103T000000Z/manifest.json", "{damaged")
+	s2 := Repo{Store: mem, Prefix: "pg"}
+	m, err = s2.Resolve(context.Background(), Selector{ID: "latest", OnSkip: func(id string, _ error) { skipped = append(skipped, id) }})
+	if err != nil || m.ID != "20261102T000000Z" || strings.Join(skipped, ",") != "20261103T000000Z" {
+		t.Fatalf("Resolve = %v, %v, skipped %v; want the newest readable backup and the damaged one reported", m, err, skipped)
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/pgbackup/pgbackup/backup-agent/manifest"
 )
 
 // Policy is a retention policy; the zero value keeps everything.
@@ -48,6 +50,9 @@ func (p Policy) hasKeepRule() bool {
 type Backup struct {
 	ID      string
 	Started time.Time
+	// Protected, when not empty, says why the backup is kept whatever the
+	// policy (for example "this run": the backup the run just committed).
+	Protected string
 }
 
 // Decision is the verdict on one backup, with the rules that kept it.
@@ -64,12 +69,7 @@ func Decide(backups []Backup, p Policy, now time.Time) []Decision {
 	for i, b := range backups {
 		ds[i] = Decision{Backup: b}
 	}
-	slices.SortStableFunc(ds, func(a, b Decision) int {
-		if c := b.Started.Compare(a.Started); c != 0 {
-			return c
-		}
-		return strings.Compare(b.ID, a.ID)
-	})
+	slices.SortStableFunc(ds, func(a, b Decision) int { return manifest.CompareIDs(b.ID, a.ID) })
 	if len(ds) == 0 {
 		return ds
 	}
@@ -104,6 +104,14 @@ func Decide(backups []Backup, p Policy, now time.Time) []Decision {
 			} else if ds[i].Keep && !p.hasKeepRule() {
 				ds[i].Reasons = []string{"within max-age"}
 			}
+		}
+	}
+	for i := range ds {
+		if ds[i].Protected != "" {
+			if !ds[i].Keep {
+				ds[i].Reasons = nil
+			}
+			keep(i, ds[i].Protected)
 		}
 	}
 	// The newest complete backup is never deleted, whatever the policy.

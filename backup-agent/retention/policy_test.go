@@ -110,6 +110,11 @@ func TestDecideEdges(t *testing.T) {
 	if got := survivors(Decide(same, Policy{KeepLast: 1}, now)); got != "20261129T010000Z-1" {
 		t.Fatalf("KeepLast 1 of two in one second kept %q", got)
 	}
+	// Suffixes order as numbers: -10 is newer than -9.
+	nine, ten := manifest.NewID(tm, 9), manifest.NewID(tm, 10)
+	if got := survivors(Decide([]Backup{{ID: ten, Started: tm}, {ID: nine, Started: tm}}, Policy{KeepLast: 1}, now)); got != ten {
+		t.Fatalf("KeepLast 1 of -9 and -10 kept %q", got)
+	}
 }
 
 func TestValidate(t *testing.T) {

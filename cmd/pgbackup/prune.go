@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"time"
 
 	"github.com/go-logr/logr"
 	"github.com/spf13/cobra"
@@ -29,7 +28,11 @@ func newPruneCommand(stdout, stderr io.Writer) *cobra.Command {
 keep what any --keep-* rule selects (and, with --max-age, is younger than it),
 delete the other complete backups (manifest first), and sweep incomplete
 backups and open multipart uploads older than 24 hours. The newest complete
-backup is never deleted. --dry-run prints the same report and deletes nothing.
+backup is never deleted. Ages are measured against the storage server's
+clock; when the local clock is more than 5 minutes off it, when a backup id
+lies in the future, or when the newest manifest does not read, nothing is
+deleted (exit 7). A manifest that does not validate is kept and fills no
+keep slot. --dry-run prints the same report and deletes nothing.
 
 ` + exitCodesHelp,
 		Args: cobra.NoArgs,
@@ -58,7 +61,7 @@ func runPrune(cmd *cobra.Command, log logr.Logger, stdout io.Writer, o pruneOpti
 	if err != nil {
 		return err
 	}
-	rep, err := retention.Apply(cmd.Context(), log, r, o.policy, time.Now(), o.dryRun)
+	rep, err := retention.Apply(cmd.Context(), log, r, o.policy, retention.Options{DryRun: o.dryRun})
 	if werr := writePruneReport(stdout, rep, o.dryRun); err == nil && werr != nil {
 		err = result.Wrap(result.ReasonInternal, werr)
 	}
@@ -76,6 +79,9 @@ func writePruneReport(w io.Writer, rep retention.Report, dryRun bool) error {
 	}
 	for _, d := range rep.Deleted {
 		fmt.Fprintf(&b, "delete  %s\n", d.ID)
+	}
+	for _, id := range rep.Invalid {
+		fmt.Fprintf(&b, "keep    %s  (manifest does not validate: fills no slot)\n", id)
 	}
 	for _, id := range rep.Orphans {
 		fmt.Fprintf(&b, "sweep   %s  (incomplete: no manifest)\n", id)
