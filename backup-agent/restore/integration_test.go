@@ -13,10 +13,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pgbackup/pgbackup/backup-agent/manifest"
 	"github.com/pgbackup/pgbackup/backup-agent/result"
+	"github.com/pgbackup/pgbackup/backup-agent/storage"
 	"github.com/pgbackup/pgbackup/test/fixtures"
 )
 
@@ -32,6 +35,9 @@ type env struct{ *fixtures.Stack }
 
 func newEnv(t *testing.T, initSQL string) *env {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("integration: needs Docker; run without -short")
+	}
 	return &env{fixtures.StartStack(t, 17, initSQL)}
 }
 
@@ -871,4 +877,178 @@ func TestRestoreSelection(t *testing.T) {
 		e.mustRestore(t, "multi", "--backup", id, "--database", "second", "--target", target(e.PG, "which"), "--create")
 		requireSame(t, second, "second", takeSnapshot(t, e.PG, "which"), "which")
 	})
+}
+
+// store is the test's bucket as the agent's own storage.Store, from the
+// test process.
+func (e *env) store(t *testing.T) storage.Store {
+	t.Helper()
+	s, err := storage.NewFromAWSConfig(aws.Config{
+		Region:      fixtures.S3Region,
+		Credentials: credentials.NewStaticCredentialsProvider(e.S3.AccessKey, e.S3.SecretKey, ""),
+	}, storage.Config{Bucket: e.Bucket, Endpoint: e.S3.Endpoint})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// putManifest stores m as backup m.ID's manifest under prefix, the way
+// the agent commits one.
+func (e *env) putManifest(t *testing.T, prefix string, m *manifest.Manifest) {
+	t.Helper()
+	b, err := m.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.store(t).PutIfAbsent(context.Background(), manifest.Key(prefix, m.ID), b, "application/json"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// execNow runs statements in db on a connection closed right after: a
+// connection to template1 left open makes CREATE DATABASE fail.
+func execNow(t *testing.T, pg *fixtures.Postgres, db string, statements ...string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, pg.DSNFor(db))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = conn.Close(context.Background()) }()
+	for _, s := range statements {
+		if _, err := conn.Exec(ctx, s); err != nil {
+			t.Fatalf("%s: %v", s, err)
+		}
+	}
+}
+
+// rejectLogins makes the server refuse every login to database db (a
+// pg_hba.conf "reject" line, written through the server's own file
+// functions) and waits until the rule is in force.
+func rejectLogins(t *testing.T, pg *fixtures.Postgres, db string) {
+	t.Helper()
+	execNow(t, pg, "postgres", `DO $$
+		DECLARE
+			f text := current_setting('hba_file');
+			o oid;
+		BEGIN
+			o := lo_from_bytea(0, convert_to('host `+db+` all all reject' || E'\n' || pg_read_file(f), 'UTF8'));
+			PERFORM lo_export(o, f);
+			PERFORM lo_unlink(o);
+		END $$`, "SELECT pg_reload_conf()")
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		conn, err := pgx.Connect(context.Background(), pg.DSNFor(db))
+		if err == nil {
+			_ = conn.Close(context.Background())
+		}
+		if err != nil && strings.Contains(err.Error(), "pg_hba.conf rejects") {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the reject rule for %s is not in force: %v", db, err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// TestRestoreRails checks the rails around the target and the manifest:
+// a database --create made is dropped on a failure after its creation,
+// relations that came with an extension or from template1 do not make a
+// target "non-empty", backups in the revision-1 layout restore, and a
+// manifest pointing outside its own directory is refused.
+func TestRestoreRails(t *testing.T) {
+	e := newEnv(t, selectionSQL)
+	src := takeSnapshot(t, e.PG, "app")
+	id := e.backup(t, e.PG, "pg", "--databases", "app")
+	m := e.manifest(t, "pg", id)
+
+	t.Run("--create drops the database it created when a later step fails", func(t *testing.T) {
+		// The new database is created through "postgres", then the
+		// restore's login to it is refused: a failure after the CREATE.
+		rejectLogins(t, e.PG, "rails_rejected")
+		run := e.restore(t, "pg", "--backup", id, "--target", target(e.PG, "rails_rejected"), "--create")
+		line := expectFailure(t, run, 3, result.ReasonAuthFailed)
+		if databaseExists(t, e.PG, "rails_rejected") {
+			t.Fatalf("the database --create made is still there after the failure: %s", line)
+		}
+		if !strings.Contains(line, "rails_rejected, created by this restore, was dropped again") {
+			t.Errorf("the error does not say the database was dropped: %s", line)
+		}
+	})
+
+	t.Run("extension-owned relations do not make the target non-empty", func(t *testing.T) {
+		// pg_buffercache's view is an extension member; spatial_ref_sys
+		// plays PostGIS's table of the same name (contrib has no extension
+		// that owns a table, so one is made a member with ALTER EXTENSION).
+		execSQL(t, e.PG, "app", "CREATE DATABASE rails_ext")
+		execNow(t, e.PG, "rails_ext",
+			"CREATE EXTENSION pg_buffercache",
+			"CREATE TABLE public.spatial_ref_sys (srid int PRIMARY KEY, auth_name text)",
+			"INSERT INTO public.spatial_ref_sys VALUES (4326, 'EPSG')",
+			"ALTER EXTENSION pg_buffercache ADD TABLE public.spatial_ref_sys")
+		e.mustRestore(t, "pg", "--backup", id, "--target", target(e.PG, "rails_ext"))
+		requireRestored(t, e.PG, "rails_ext")
+	})
+
+	t.Run("relations copied from template1 do not make the target non-empty", func(t *testing.T) {
+		execNow(t, e.PG, "template1", "CREATE TABLE public.site_defaults (k text PRIMARY KEY, v text)")
+		defer execNow(t, e.PG, "template1", "DROP TABLE public.site_defaults")
+		e.mustRestore(t, "pg", "--backup", id, "--target", target(e.PG, "rails_tmpl"), "--create")
+		requireRestored(t, e.PG, "rails_tmpl")
+	})
+
+	t.Run("a backup in the revision-1 layout restores", func(t *testing.T) {
+		// Revision 1 kept a database's object at PREFIX/ID/<name>.<ext>,
+		// next to the manifest; readers follow the manifest's keys.
+		old := *m
+		old.ID = "20250101T000000Z"
+		obj := m.Databases[0]
+		obj.Key = "rev1/" + old.ID + "/app.dump.zst"
+		old.Databases = []manifest.Object{obj}
+		e.put(t, obj.Key, e.get(t, m.Databases[0].Key))
+		if m.Globals != nil {
+			g := *m.Globals
+			g.Key = "rev1/" + old.ID + "/globals.sql.zst"
+			old.Globals = &g
+			e.put(t, g.Key, e.get(t, m.Globals.Key))
+		}
+		e.putManifest(t, "rev1", &old)
+		if strings.Contains(old.Databases[0].Key, "/db/") || old.Globals == nil {
+			t.Fatalf("not a revision-1 manifest with globals: %+v", old)
+		}
+		e.mustRestore(t, "rev1", "--backup", old.ID, "--target", target(e.PG, "rails_rev1"), "--create")
+		requireSame(t, src, "app", takeSnapshot(t, e.PG, "rails_rev1"), "rails_rev1")
+	})
+
+	t.Run("a manifest with a key outside its directory is refused", func(t *testing.T) {
+		// The object is intact (its sha256 matches), but it belongs to
+		// another backup: a manifest must never point a restore there.
+		foreign := *m
+		foreign.ID = "20250102T000000Z"
+		e.putManifest(t, "pg", &foreign)
+		run := e.restore(t, "pg", "--backup", foreign.ID, "--target", target(e.PG, "rails_outside"), "--create")
+		line := expectFailure(t, run, 6, result.ReasonIntegrityFailed)
+		if !strings.Contains(line, "outside") || !strings.Contains(line, foreign.ID) {
+			t.Errorf("the error does not say the key lies outside backup %s: %s", foreign.ID, line)
+		}
+		if databaseExists(t, e.PG, "rails_outside") {
+			t.Error("a refused restore created the target database")
+		}
+	})
+}
+
+// requireRestored checks that db holds the rows of selectionSQL.
+func requireRestored(t *testing.T, pg *fixtures.Postgres, db string) {
+	t.Helper()
+	var customers, orders int
+	if err := pg.Connect(t, db).QueryRow(context.Background(),
+		"SELECT (SELECT count(*) FROM public.customers), (SELECT count(*) FROM public.orders)").Scan(&customers, &orders); err != nil {
+		t.Fatalf("read the restored %s: %v", db, err)
+	}
+	if customers != 100 || orders != 1000 {
+		t.Errorf("%s holds %d customers and %d orders, want 100 and 1000", db, customers, orders)
+	}
 }
