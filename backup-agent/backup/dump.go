@@ -118,7 +118,7 @@ func (r *run) dumpDatabase(ctx context.Context, log logr.Logger, pgDump string, 
 	}
 	stream, err := pgdump.Start(ctx, pgdump.Command{
 		Path:   pgDump,
-		Args:   dumpArgs(r.set.format),
+		Args:   r.dumpArgs(r.set.format),
 		Env:    dumpEnv(db.Name),
 		Reason: result.ReasonDumpFailed,
 	})
@@ -147,7 +147,7 @@ func (r *run) dumpDirectory(ctx context.Context, log logr.Logger, pgDump, key st
 		return manifest.Object{}, result.Errorf(result.ReasonStorageFailed, "spool directory: %w", err)
 	}
 	defer func() { _ = os.RemoveAll(dir) }()
-	args := append(dumpArgs(manifest.FormatDirectory), "--jobs", strconv.Itoa(r.opts.Jobs), "--file", dir)
+	args := append(r.dumpArgs(manifest.FormatDirectory), "--jobs", strconv.Itoa(r.opts.Jobs), "--file", dir)
 	stream, err := pgdump.Start(ctx, pgdump.Command{Path: pgDump, Args: args, Env: dumpEnv(db.Name), Reason: result.ReasonDumpFailed})
 	if err != nil {
 		return manifest.Object{}, err
@@ -220,9 +220,12 @@ func (r *run) storeStream(ctx context.Context, log logr.Logger, key string, stre
 }
 
 // dumpArgs are pg_dump's arguments: uncompressed output (the agent
-// compresses), never a password prompt.
-func dumpArgs(format manifest.Format) []string {
+// compresses), never a password prompt, a bounded wait for table locks.
+func (r *run) dumpArgs(format manifest.Format) []string {
 	args := []string{"--no-password"}
+	if t := r.opts.LockWaitTimeout; t > 0 {
+		args = append(args, fmt.Sprintf("--lock-wait-timeout=%dms", t.Milliseconds()))
+	}
 	switch format {
 	case manifest.FormatCustom:
 		args = append(args, "--format=custom", "--compress=0")

@@ -274,3 +274,39 @@ func TestBackupInterruptedMidStream(t *testing.T) {
 		e.nothingCommitted(t)
 	})
 }
+
+// Every wait of a run is bounded, and its expiry fails the run with a
+// reason and nothing committed: a held ACCESS EXCLUSIVE lock (pg_dump's
+// --lock-wait-timeout) and an S3 endpoint that accepts connections but
+// never answers (--s3-request-timeout).
+func TestRunsAreBounded(t *testing.T) {
+	e := newEnv(t, 17, seedSQL)
+
+	t.Run("held ACCESS EXCLUSIVE lock", func(t *testing.T) {
+		conn := e.PG.Connect(t, "app")
+		tx, err := conn.Begin(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer func() { _ = tx.Rollback(context.Background()) }()
+		if _, err := tx.Exec(context.Background(), "LOCK TABLE orders IN ACCESS EXCLUSIVE MODE"); err != nil {
+			t.Fatal(err)
+		}
+		run := e.backup(t, nil, "--databases", "app", "--lock-wait-timeout", "2s")
+		expectFailure(t, run, 4, result.ReasonDumpFailed, "ACCESS EXCLUSIVE")
+		if run.Duration > time.Minute {
+			t.Errorf("the run took %v with a 2 s lock-wait bound", run.Duration)
+		}
+		e.nothingCommitted(t)
+	})
+
+	t.Run("S3 endpoint that never answers", func(t *testing.T) {
+		hole := fixtures.StartBlackHole(t, e.Network, "s3-black-hole")
+		run := e.backup(t, map[string]string{"AWS_ENDPOINT_URL_S3": hole}, "--databases", "app", "--s3-request-timeout", "1s")
+		expectFailure(t, run, 5, result.ReasonStorageFailed, "did not answer within 1s")
+		if run.Duration > time.Minute {
+			t.Errorf("the run took %v with a 1 s request bound", run.Duration)
+		}
+		e.nothingCommitted(t)
+	})
+}

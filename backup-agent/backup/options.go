@@ -55,7 +55,18 @@ type Options struct {
 	AgeRecipientsFile string
 	// Retention is applied after a fully successful run only.
 	Retention retention.Policy
+	// LockWaitTimeout is pg_dump --lock-wait-timeout: how long it waits
+	// for the shared lock of each table at the start of a dump (a session
+	// holding ACCESS EXCLUSIVE blocks it) before the run fails (exit 4).
+	// 0 waits forever.
+	LockWaitTimeout time.Duration
 }
+
+// DefaultLockWaitTimeout bounds pg_dump's wait for table locks: long
+// enough for a migration's short exclusive lock, short enough that a
+// forgotten one fails the run, with a reason, well before the Job's
+// deadline.
+const DefaultLockWaitTimeout = 5 * time.Minute
 
 // The values of --globals.
 const (
@@ -74,6 +85,7 @@ func DefaultOptions() Options {
 		UploadConcurrency: storage.DefaultConcurrency,
 		ConnectRetries:    3,
 		ProgressInterval:  10 * time.Second,
+		LockWaitTimeout:   DefaultLockWaitTimeout,
 	}
 }
 
@@ -95,6 +107,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.NoRolePasswords, "no-role-passwords", o.NoRolePasswords, "dump roles without password hashes (lets a non-superuser dump globals)")
 	fs.StringArrayVar(&o.AgeRecipients, "age-recipient", o.AgeRecipients, "encrypt for this age public key (age1...); repeatable")
 	fs.StringVar(&o.AgeRecipientsFile, "age-recipients-file", o.AgeRecipientsFile, "encrypt for the age public keys in this file, one per line")
+	fs.DurationVar(&o.LockWaitTimeout, "lock-wait-timeout", o.LockWaitTimeout, "pg_dump --lock-wait-timeout: fail (exit 4) when a table's lock is not granted within this (a session holding ACCESS EXCLUSIVE); 0 waits forever")
 	o.Retention.AddFlags(fs)
 }
 
@@ -150,6 +163,12 @@ func (o *Options) validate() (settings, error) {
 	}
 	if o.ConnectRetries < 0 {
 		errs = append(errs, fmt.Errorf("--connect-retries %d: must not be negative", o.ConnectRetries))
+	}
+	if o.LockWaitTimeout < 0 || (o.LockWaitTimeout > 0 && o.LockWaitTimeout < time.Millisecond) {
+		errs = append(errs, fmt.Errorf("--lock-wait-timeout %s: must be 0 (wait forever) or at least 1ms", o.LockWaitTimeout))
+	}
+	if o.Destination.RequestTimeout < 0 {
+		errs = append(errs, fmt.Errorf("--s3-request-timeout %s: must not be negative", o.Destination.RequestTimeout))
 	}
 	if o.ProgressInterval <= 0 {
 		errs = append(errs, fmt.Errorf("--progress-interval %s: must be positive", o.ProgressInterval))

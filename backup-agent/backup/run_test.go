@@ -204,7 +204,7 @@ func TestRunSuccess(t *testing.T) {
 					t.Fatal(err)
 				}
 				text := strings.TrimPrefix(string(plain), "PGDMP")
-				if !strings.HasPrefix(text, "-- dump of "+db+" with --no-password --format="+tt.format) || !strings.HasSuffix(text, "-- end of "+db+"\n"+dumpTrailer) {
+				if !strings.HasPrefix(text, "-- dump of "+db+" with --no-password --lock-wait-timeout=300000ms --format="+tt.format) || !strings.HasSuffix(text, "-- end of "+db+"\n"+dumpTrailer) {
 					t.Errorf("%s: stored dump is not pg_dump's whole output: %.80q ... %q", db, text, text[len(text)-20:])
 				}
 				if tt.format == "custom" && !strings.Contains(text, "--compress=0") {

@@ -56,7 +56,9 @@ func TestSameSecondRunsNeverShareABackupID(t *testing.T) {
 	ress := make([]result.Result, 3)
 	errs := make([]error, 3)
 	for i := range ress {
-		wg.Go(func() { ress[i], errs[i] = Run(context.Background(), testr.New(t), options("app", "orders"), deps(store, pg17)) })
+		wg.Go(func() {
+			ress[i], errs[i] = Run(context.Background(), testr.New(t), options("app", "orders"), deps(store, pg17))
+		})
 	}
 	wg.Wait()
 	var ids []string

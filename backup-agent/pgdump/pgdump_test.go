@@ -157,3 +157,18 @@ func TestStreamCloseStopsProgram(t *testing.T) {
 		t.Fatal("Close did not stop the program")
 	}
 }
+
+func TestHintNamesTheLockWait(t *testing.T) {
+	for _, stderr := range []string{
+		// pg_dump 17 with --lock-wait-timeout
+		"pg_dump: error: query failed: ERROR:  canceling statement due to statement timeout\npg_dump: detail: Query was: LOCK TABLE public.orders IN ACCESS SHARE MODE",
+		"pg_dump: error: could not obtain lock on relation \"orders\"",
+	} {
+		if h := Hint(stderr); !strings.Contains(h, "ACCESS EXCLUSIVE") || !strings.Contains(h, "--lock-wait-timeout") {
+			t.Errorf("Hint(%q) = %q", stderr, h)
+		}
+	}
+	if h := Hint("ERROR:  canceling statement due to statement timeout\nQuery was: COPY public.big TO stdout"); h != "" {
+		t.Errorf("a statement timeout outside LOCK TABLE got the lock hint: %q", h)
+	}
+}

@@ -136,8 +136,10 @@ func Hint(stderr string) string {
 	switch {
 	case strings.Contains(stderr, "conflict with recovery"):
 		return " (hint: on a hot standby, long dumps need hot_standby_feedback=on or larger max_standby_streaming_delay/max_standby_archive_delay)"
-	case strings.Contains(stderr, "could not obtain lock"), strings.Contains(stderr, "lock timeout"), strings.Contains(stderr, "canceling statement due to lock timeout"):
-		return " (hint: pg_dump needs ACCESS SHARE locks on every table; a session holding ACCESS EXCLUSIVE blocks it)"
+	case strings.Contains(stderr, "could not obtain lock"), strings.Contains(stderr, "lock timeout"),
+		// pg_dump --lock-wait-timeout sets statement_timeout around its LOCK TABLE.
+		strings.Contains(stderr, "statement timeout") && strings.Contains(stderr, "LOCK TABLE"):
+		return " (hint: pg_dump needs ACCESS SHARE locks on every table and waits at most --lock-wait-timeout for them; a session holding ACCESS EXCLUSIVE blocks it: find it in pg_locks)"
 	case strings.Contains(stderr, "server version") && strings.Contains(stderr, "mismatch"):
 		return " (hint: pg_dump must be at least the server's major version)"
 	case strings.Contains(stderr, "cannot drop inherited constraint"):

@@ -3,6 +3,7 @@ package storage
 import (
 	"context"
 	"strconv"
+	"time"
 
 	"github.com/spf13/pflag"
 
@@ -17,6 +18,9 @@ type Destination struct {
 	// PathStyle forces path-style addressing on or off; nil means on
 	// exactly when a custom endpoint is set.
 	PathStyle *bool
+	// RequestTimeout is how long one S3 request waits for its answer
+	// (each try; the SDK tries 5 times); DefaultRequestTimeout when zero.
+	RequestTimeout time.Duration
 }
 
 // AddFlags registers --destination (described by help) and --s3-path-style.
@@ -24,6 +28,8 @@ func (d *Destination) AddFlags(fs *pflag.FlagSet, help string) {
 	fs.StringVar(&d.URL, "destination", d.URL, help+": s3://BUCKET/PREFIX (required)")
 	f := fs.VarPF(optionalBool{&d.PathStyle}, "s3-path-style", "", "path-style S3 addressing (default: on when a custom endpoint is set)")
 	f.NoOptDefVal = "true"
+	fs.DurationVar(&d.RequestTimeout, "s3-request-timeout", DefaultRequestTimeout,
+		"how long one S3 request waits for its answer before it is retried (5 tries); an endpoint that accepts connections but never answers fails the run after about 5 times this")
 }
 
 // Parse checks the URL and splits it; errors are ConfigInvalid.
@@ -42,6 +48,9 @@ func (d Destination) Open(ctx context.Context, cfg Config) (*S3Store, string, er
 		return nil, "", err
 	}
 	cfg.Bucket, cfg.PathStyle = bucket, d.PathStyle
+	if cfg.RequestTimeout == 0 {
+		cfg.RequestTimeout = d.RequestTimeout
+	}
 	s, err := New(ctx, cfg)
 	if err != nil {
 		return nil, "", err
