@@ -57,8 +57,15 @@ func TestCronJob(t *testing.T) {
 				t.Errorf("deadline %d history %d/%d suspend %v", *s.StartingDeadlineSeconds, *s.SuccessfulJobsHistoryLimit, *s.FailedJobsHistoryLimit, *s.Suspend)
 			}
 			j := s.JobTemplate.Spec
-			if *j.BackoffLimit != 1 || j.ActiveDeadlineSeconds != nil || j.Template.Spec.RestartPolicy != corev1.RestartPolicyNever {
+			if *j.BackoffLimit != 1 || j.Template.Spec.RestartPolicy != corev1.RestartPolicyNever {
 				t.Errorf("job %+v", j)
+			}
+			// Every run is bounded, and its cleanup fits the grace period.
+			if j.ActiveDeadlineSeconds == nil || *j.ActiveDeadlineSeconds != 21600 {
+				t.Errorf("activeDeadlineSeconds %v, want 21600", j.ActiveDeadlineSeconds)
+			}
+			if g := j.Template.Spec.TerminationGracePeriodSeconds; g == nil || *g != 120 {
+				t.Errorf("terminationGracePeriodSeconds %v, want 120", g)
 			}
 			if r := j.PodFailurePolicy.Rules[0]; r.Action != batchv1.PodFailurePolicyActionFailJob || r.OnExitCodes.Values[0] != 2 || r.OnExitCodes.Values[1] != 7 {
 				t.Errorf("pod failure policy %+v", r)
@@ -167,6 +174,31 @@ func TestCronJob(t *testing.T) {
 				t.Error("only the session token is optional")
 			}
 		}},
+		{"timeouts", func(pb *v1alpha1.PostgresBackup) {
+			pb.Spec.LockWaitTimeout = &metav1.Duration{Duration: 90 * time.Second}
+			pb.Spec.Destination.S3.RequestTimeout = &metav1.Duration{Duration: 45 * time.Second}
+		}, func(t *testing.T, cj *batchv1.CronJob) {
+			e := env(cj.Spec.JobTemplate.Spec.Template.Spec.Containers[0])
+			if e["PGBACKUP_LOCK_WAIT_TIMEOUT"].Value != "1m30s" || e["PGBACKUP_S3_REQUEST_TIMEOUT"].Value != "45s" {
+				t.Errorf("lock wait %q, request timeout %q", e["PGBACKUP_LOCK_WAIT_TIMEOUT"].Value, e["PGBACKUP_S3_REQUEST_TIMEOUT"].Value)
+			}
+		}},
+		{"zero timeouts are passed on", func(pb *v1alpha1.PostgresBackup) {
+			pb.Spec.LockWaitTimeout = &metav1.Duration{}
+		}, func(t *testing.T, cj *batchv1.CronJob) {
+			e := env(cj.Spec.JobTemplate.Spec.Template.Spec.Containers[0])
+			if v, ok := e["PGBACKUP_LOCK_WAIT_TIMEOUT"]; !ok || v.Value != "0s" {
+				t.Errorf("PGBACKUP_LOCK_WAIT_TIMEOUT = %+v, want 0s (wait forever)", v)
+			}
+		}},
+		{"history limits of 0 keep one Job", func(pb *v1alpha1.PostgresBackup) {
+			pb.Spec.SuccessfulJobsHistoryLimit = ptr.To[int32](0)
+			pb.Spec.FailedJobsHistoryLimit = ptr.To[int32](0)
+		}, func(t *testing.T, cj *batchv1.CronJob) {
+			if s, f := *cj.Spec.SuccessfulJobsHistoryLimit, *cj.Spec.FailedJobsHistoryLimit; s != 1 || f != 1 {
+				t.Errorf("history limits %d/%d, want 1/1", s, f)
+			}
+		}},
 		{"new spool PVC", func(pb *v1alpha1.PostgresBackup) {
 			pb.Spec.Storage = &v1alpha1.StorageSpec{Size: ptr.To(resource.MustParse("10Gi"))}
 		}, func(t *testing.T, cj *batchv1.CronJob) {
@@ -243,6 +275,30 @@ func TestCronJob(t *testing.T) {
 			}
 			if !equality.Semantic.DeepEqual(pb, before) {
 				t.Error("CronJob changed its input")
+			}
+		})
+	}
+}
+
+func TestRunningTooLong(t *testing.T) {
+	tests := []struct {
+		name               string
+		deadline, tooLong  *int64
+		wantDeadline, want time.Duration
+	}{
+		{"defaults", nil, nil, 6 * time.Hour, 288 * time.Minute},
+		{"80% of the spec's deadline", ptr.To[int64](3600), nil, time.Hour, 48 * time.Minute},
+		{"set", ptr.To[int64](3600), ptr.To[int64](600), time.Hour, 10 * time.Minute},
+		{"set, default deadline", nil, ptr.To[int64](7200), 6 * time.Hour, 2 * time.Hour},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			spec := &v1alpha1.PostgresBackupSpec{ActiveDeadlineSeconds: tt.deadline, RunningTooLongSeconds: tt.tooLong}
+			if got := ActiveDeadline(spec); got != tt.wantDeadline {
+				t.Errorf("ActiveDeadline = %v, want %v", got, tt.wantDeadline)
+			}
+			if got := RunningTooLong(spec); got != tt.want {
+				t.Errorf("RunningTooLong = %v, want %v", got, tt.want)
 			}
 		})
 	}
@@ -345,6 +401,9 @@ func TestSchedule(t *testing.T) {
 func TestManualJob(t *testing.T) {
 	cj := CronJob(minimal(), Options{AgentImage: "img"})
 	cj.UID = "cj-uid"
+	if cj.Spec.JobTemplate.Annotations[AnnotationBackupUID] != "" {
+		t.Error("the CronJob's own Jobs are recognised by their owner, not an annotation")
+	}
 	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	job := ManualJob(cj, now)
 	if !strings.HasPrefix(job.Name, "orders-manual-") || len(job.Name) > 63 || job.Namespace != "db" {
@@ -353,7 +412,8 @@ func TestManualJob(t *testing.T) {
 	if ref := job.OwnerReferences[0]; ref.Kind != "CronJob" || ref.UID != "cj-uid" || !*ref.Controller {
 		t.Errorf("owner %+v", ref)
 	}
-	if job.Annotations[AnnotationInstantiate] != "manual" || job.Annotations[AnnotationBackup] != "orders" || job.Labels[LabelBackup] != "orders" {
+	if job.Annotations[AnnotationInstantiate] != "manual" || job.Annotations[AnnotationBackup] != "orders" || job.Labels[LabelBackup] != "orders" ||
+		job.Annotations[AnnotationBackupUID] != "uid-1" {
 		t.Errorf("meta %+v", job.ObjectMeta)
 	}
 	if job.Spec.Template.Spec.Containers[0].Image != "img" {

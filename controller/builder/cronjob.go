@@ -4,6 +4,7 @@ import (
 	"maps"
 	"strconv"
 	"strings"
+	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -23,6 +24,12 @@ const (
 	// AnnotationBackup holds the PostgresBackup's full name on Jobs and
 	// Pods, which a label value may be too short for.
 	AnnotationBackup = "pgbackup.dev/backup-name"
+	// AnnotationBackupUID holds the UID of the PostgresBackup a Job was
+	// started for by hand (`pgbackup trigger`). The controller folds a Job
+	// into the status only when the CronJob the resource controls controls
+	// it, or when it carries this annotation with the resource's UID: a
+	// name alone may belong to a deleted resource of the same name.
+	AnnotationBackupUID = "pgbackup.dev/backup-uid"
 )
 
 // ContainerName is the agent's container.
@@ -39,6 +46,21 @@ const (
 	DefaultStartingDeadlineSeconds = 300
 	DefaultHistoryLimit            = 3
 	DefaultBackoffLimit            = 1
+	// DefaultActiveDeadlineSeconds bounds a run when the spec does not: 6
+	// hours. Under Forbid a run that never ends blocks every later one and
+	// records no failure.
+	DefaultActiveDeadlineSeconds = 6 * 60 * 60
+	// MinHistoryLimit is the least number of finished Jobs of each outcome
+	// the CronJob keeps: the controller reads a run's result from its pod,
+	// so with 0 a run ending while the controller is down (or before it saw
+	// the Job finish) would vanish unrecorded.
+	MinHistoryLimit = 1
+	// TerminationGracePeriodSeconds is the agent pod's time between SIGTERM
+	// and SIGKILL. It covers the agent's own cleanup after SIGTERM: stopping
+	// pg_dump (10 s), aborting the multipart uploads (up to 30 s) and
+	// deleting the objects the failed run created (up to 60 s), plus
+	// margin, so a deadline or an eviction never kills it mid-cleanup.
+	TerminationGracePeriodSeconds = 120
 	// nonRootID is the agent image's user and group (distroless nonroot).
 	nonRootID = 65532
 )
@@ -95,8 +117,8 @@ func CronJob(pb *v1alpha1.PostgresBackup, opts Options) *batchv1.CronJob {
 			ConcurrencyPolicy:          batchv1.ForbidConcurrent,
 			Suspend:                    ptr.To(ptr.Deref(spec.Suspend, false)),
 			StartingDeadlineSeconds:    ptr.To(ptr.Deref(spec.StartingDeadlineSeconds, DefaultStartingDeadlineSeconds)),
-			SuccessfulJobsHistoryLimit: ptr.To(ptr.Deref(spec.SuccessfulJobsHistoryLimit, DefaultHistoryLimit)),
-			FailedJobsHistoryLimit:     ptr.To(ptr.Deref(spec.FailedJobsHistoryLimit, DefaultHistoryLimit)),
+			SuccessfulJobsHistoryLimit: ptr.To(historyLimit(spec.SuccessfulJobsHistoryLimit)),
+			FailedJobsHistoryLimit:     ptr.To(historyLimit(spec.FailedJobsHistoryLimit)),
 			JobTemplate: batchv1.JobTemplateSpec{
 				ObjectMeta: metav1.ObjectMeta{Labels: labels, Annotations: annotations},
 				Spec:       jobSpec(pb, opts),
@@ -105,11 +127,40 @@ func CronJob(pb *v1alpha1.PostgresBackup, opts Options) *batchv1.CronJob {
 	}
 }
 
+// historyLimit is the spec's limit (or the default), at least
+// MinHistoryLimit.
+func historyLimit(v *int32) int32 {
+	return max(ptr.Deref(v, DefaultHistoryLimit), MinHistoryLimit)
+}
+
+// ActiveDeadline is how long a run of pb may take: activeDeadlineSeconds,
+// or DefaultActiveDeadlineSeconds when unset.
+func ActiveDeadline(spec *v1alpha1.PostgresBackupSpec) time.Duration {
+	return time.Duration(activeDeadlineSeconds(spec)) * time.Second
+}
+
+func activeDeadlineSeconds(spec *v1alpha1.PostgresBackupSpec) int64 {
+	if s := ptr.Deref(spec.ActiveDeadlineSeconds, 0); s > 0 {
+		return s
+	}
+	return DefaultActiveDeadlineSeconds
+}
+
+// RunningTooLong is how long a run may take before it counts as running
+// too long: runningTooLongSeconds, or 80% of the effective deadline, which
+// leaves the last fifth of the deadline to act on the alert.
+func RunningTooLong(spec *v1alpha1.PostgresBackupSpec) time.Duration {
+	if s := ptr.Deref(spec.RunningTooLongSeconds, 0); s > 0 {
+		return time.Duration(s) * time.Second
+	}
+	return ActiveDeadline(spec) * 4 / 5
+}
+
 func jobSpec(pb *v1alpha1.PostgresBackup, opts Options) batchv1.JobSpec {
 	spec := &pb.Spec
 	return batchv1.JobSpec{
 		BackoffLimit:          ptr.To(ptr.Deref(spec.BackoffLimit, DefaultBackoffLimit)),
-		ActiveDeadlineSeconds: spec.ActiveDeadlineSeconds,
+		ActiveDeadlineSeconds: ptr.To(activeDeadlineSeconds(spec)),
 		// A retry cannot fix a bad configuration or a safety rail; an
 		// evicted pod is not the agent's failure and does not count.
 		PodFailurePolicy: &batchv1.PodFailurePolicy{Rules: []batchv1.PodFailurePolicyRule{
@@ -154,6 +205,9 @@ func podTemplate(pb *v1alpha1.PostgresBackup, opts Options) corev1.PodTemplateSp
 		ObjectMeta: metav1.ObjectMeta{Labels: labels, Annotations: annotations},
 		Spec: corev1.PodSpec{
 			RestartPolicy: corev1.RestartPolicyNever,
+			// See TerminationGracePeriodSeconds: the agent's cleanup after
+			// SIGTERM must finish before the kubelet's SIGKILL.
+			TerminationGracePeriodSeconds: ptr.To[int64](TerminationGracePeriodSeconds),
 			// The agent talks to PostgreSQL and S3 only; its result reaches
 			// the controller through the termination message.
 			AutomountServiceAccountToken: ptr.To(false),
@@ -239,6 +293,13 @@ func agentEnv(pb *v1alpha1.PostgresBackup) []corev1.EnvVar {
 	}
 	if e := spec.Encryption; e != nil {
 		add("PGBACKUP_AGE_RECIPIENT", strings.Join(e.AgeRecipients, ","))
+	}
+	// Unset: the agent's own defaults apply (5m and 2m).
+	if d := spec.LockWaitTimeout; d != nil {
+		add("PGBACKUP_LOCK_WAIT_TIMEOUT", d.Duration.String())
+	}
+	if d := spec.Destination.S3.RequestTimeout; d != nil {
+		add("PGBACKUP_S3_REQUEST_TIMEOUT", d.Duration.String())
 	}
 	add("PGBACKUP_SPOOL_DIR", SpoolDir)
 	add("PGBACKUP_TERMINATION_LOG", TerminationLog)

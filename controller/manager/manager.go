@@ -11,9 +11,11 @@ import (
 	"k8s.io/apimachinery/pkg/selection"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
+	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
@@ -41,6 +43,10 @@ type Options struct {
 	LeaderElectionNamespace string
 	// WatchNamespaces limits the controller to these namespaces (all when empty).
 	WatchNamespaces []string
+	// SkipNameValidation lets one process create the manager more than
+	// once (tests that restart the controller); controller-runtime
+	// otherwise refuses a second controller of the same name.
+	SkipNameValidation bool
 }
 
 // Scheme returns the scheme of the manager and of pgbackup's clients.
@@ -63,7 +69,9 @@ func New(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 		return nil, errors.New("the agent image is required (--agent-image)")
 	}
 	// Cache only pgbackup's own children: a cluster's Pods and Jobs are
-	// many, the controller needs the few it made.
+	// many, the controller needs the few it made. PVCs are cached whole:
+	// an existingClaim is the user's, without pgbackup's label, and Ready
+	// says whether it exists (PVCs are few next to Pods).
 	ours, err := labels.NewRequirement(builder.LabelBackup, selection.Exists, nil)
 	if err != nil {
 		return nil, fmt.Errorf("label selector: %w", err)
@@ -71,7 +79,6 @@ func New(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 	byLabel := cache.ByObject{Label: labels.NewSelector().Add(*ours)}
 	cacheOpts := cache.Options{ByObject: map[client.Object]cache.ByObject{
 		&corev1.Pod{}: byLabel, &batchv1.Job{}: byLabel, &batchv1.CronJob{}: byLabel,
-		&corev1.PersistentVolumeClaim{}: byLabel,
 	}}
 	if len(opts.WatchNamespaces) > 0 {
 		cacheOpts.DefaultNamespaces = map[string]cache.Config{}
@@ -90,6 +97,7 @@ func New(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 		// The manager exits right after losing the lease, so stopping
 		// fast is safe and shortens a handover.
 		LeaderElectionReleaseOnCancel: true,
+		Controller:                    config.Controller{SkipNameValidation: ptr.To(opts.SkipNameValidation)},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("create manager: %w", err)

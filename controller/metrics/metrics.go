@@ -2,6 +2,8 @@ package metrics
 
 import (
 	"errors"
+	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -16,7 +18,9 @@ type Metrics struct {
 	lastSuccess  *prometheus.GaugeVec
 	lastDuration *prometheus.GaugeVec
 	lastSize     *prometheus.GaugeVec
+	lastWarnings *prometheus.GaugeVec
 	runs         *prometheus.CounterVec
+	running      *runningCollector
 }
 
 var labels = []string{"namespace", "name"}
@@ -41,19 +45,59 @@ func New() *Metrics {
 			Name: "pgbackup_last_backup_size_bytes",
 			Help: "Bytes stored by the last successful backup.",
 		}, labels),
+		lastWarnings: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "pgbackup_last_backup_warnings",
+			Help: "Warnings the latest finished backup run reported (retention failed, globals skipped, ...); " +
+				"0 when it reported none or before the first run. Read from the resource's status.",
+		}, labels),
 		runs: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "pgbackup_backup_runs_total",
 			Help: "Finished backup runs seen by the controller, by result (Succeeded or Failed) and reason.",
 		}, append(labels, "result", "reason")),
+		running: newRunningCollector(),
 	}
 }
 
-// Register adds the metrics to r.
+// Register adds the metrics to r. Collectors r already has (a manager
+// created again in the same process) are adopted, so both report through
+// the same series.
 func (m *Metrics) Register(r prometheus.Registerer) error {
 	var errs []error
-	for _, c := range []prometheus.Collector{m.lastResult, m.lastSuccess, m.lastDuration, m.lastSize, m.runs} {
-		errs = append(errs, r.Register(c))
+	adopt := func(c prometheus.Collector, set func(prometheus.Collector) bool) {
+		err := r.Register(c)
+		if are, ok := errors.AsType[prometheus.AlreadyRegisteredError](err); ok && set(are.ExistingCollector) {
+			return
+		}
+		errs = append(errs, err)
 	}
+	gauge := func(g **prometheus.GaugeVec) {
+		adopt(*g, func(c prometheus.Collector) bool {
+			existing, ok := c.(*prometheus.GaugeVec)
+			if ok {
+				*g = existing
+			}
+			return ok
+		})
+	}
+	gauge(&m.lastResult)
+	gauge(&m.lastSuccess)
+	gauge(&m.lastDuration)
+	gauge(&m.lastSize)
+	gauge(&m.lastWarnings)
+	adopt(m.runs, func(c prometheus.Collector) bool {
+		existing, ok := c.(*prometheus.CounterVec)
+		if ok {
+			m.runs = existing
+		}
+		return ok
+	})
+	adopt(m.running, func(c prometheus.Collector) bool {
+		existing, ok := c.(*runningCollector)
+		if ok {
+			m.running = existing
+		}
+		return ok
+	})
 	return errors.Join(errs...)
 }
 
@@ -70,6 +114,11 @@ func (m *Metrics) Observe(namespace, name string, st *v1alpha1.PostgresBackupSta
 	default:
 		m.lastResult.WithLabelValues(namespace, name).Set(0)
 	}
+	warnings := 0
+	if len(st.RecentBackups) > 0 {
+		warnings = len(st.RecentBackups[0].Warnings)
+	}
+	m.lastWarnings.WithLabelValues(namespace, name).Set(float64(warnings))
 	if st.LastSuccessfulBackup == nil {
 		return
 	}
@@ -77,6 +126,15 @@ func (m *Metrics) Observe(namespace, name string, st *v1alpha1.PostgresBackupSta
 	m.lastSuccess.WithLabelValues(namespace, name).Set(float64(s.Time.Unix()))
 	m.lastDuration.WithLabelValues(namespace, name).Set(float64(s.DurationSeconds))
 	m.lastSize.WithLabelValues(namespace, name).Set(float64(s.Bytes))
+}
+
+// ObserveRunning records when the backup's active run started (zero: none
+// runs) and after how long a run counts as running too long. m may be nil.
+func (m *Metrics) ObserveRunning(namespace, name string, start time.Time, threshold time.Duration) {
+	if m == nil {
+		return
+	}
+	m.running.set(namespace, name, start, threshold)
 }
 
 // CountRun counts a finished run. m may be nil.
@@ -97,5 +155,71 @@ func (m *Metrics) Forget(namespace, name string) {
 	m.lastSuccess.DeletePartialMatch(match)
 	m.lastDuration.DeletePartialMatch(match)
 	m.lastSize.DeletePartialMatch(match)
+	m.lastWarnings.DeletePartialMatch(match)
 	m.runs.DeletePartialMatch(match)
+	m.running.forget(namespace, name)
+}
+
+// runningCollector reports how long each backup's active run has been
+// running, computed at scrape time: a gauge set by the reconciler would
+// stand still between reconciles, and the controller does not poll.
+type runningCollector struct {
+	now       func() time.Time
+	seconds   *prometheus.Desc
+	threshold *prometheus.Desc
+
+	mu   sync.Mutex
+	runs map[key]runState
+}
+
+type key struct{ namespace, name string }
+
+type runState struct {
+	start     time.Time // zero: nothing runs
+	threshold time.Duration
+}
+
+func newRunningCollector() *runningCollector {
+	return &runningCollector{
+		now: time.Now,
+		seconds: prometheus.NewDesc("pgbackup_backup_running_seconds",
+			"Seconds the backup's active run (its Job) has been running; 0 when none runs.", labels, nil),
+		threshold: prometheus.NewDesc("pgbackup_backup_running_threshold_seconds",
+			"Seconds after which a run counts as running too long (spec.runningTooLongSeconds, "+
+				"default 80% of activeDeadlineSeconds); the BackupRunning condition turns RunningTooLong then.", labels, nil),
+		runs: map[key]runState{},
+	}
+}
+
+func (c *runningCollector) set(namespace, name string, start time.Time, threshold time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.runs[key{namespace, name}] = runState{start: start, threshold: threshold}
+}
+
+func (c *runningCollector) forget(namespace, name string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.runs, key{namespace, name})
+}
+
+// Describe implements prometheus.Collector.
+func (c *runningCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.seconds
+	ch <- c.threshold
+}
+
+// Collect implements prometheus.Collector.
+func (c *runningCollector) Collect(ch chan<- prometheus.Metric) {
+	now := c.now()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for k, s := range c.runs {
+		var secs float64
+		if !s.start.IsZero() {
+			secs = max(now.Sub(s.start).Seconds(), 0)
+		}
+		ch <- prometheus.MustNewConstMetric(c.seconds, prometheus.GaugeValue, secs, k.namespace, k.name)
+		ch <- prometheus.MustNewConstMetric(c.threshold, prometheus.GaugeValue, s.threshold.Seconds(), k.namespace, k.name)
+	}
 }

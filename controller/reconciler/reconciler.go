@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
@@ -48,8 +49,11 @@ type Reconciler struct {
 
 // Reconcile handles one PostgresBackup. The CronJob owns the timing; this
 // only reacts to changes of the resource and its children, and requeues
-// itself only for the moment the backup turns stale.
-func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+// itself only for a known moment (the backup turning stale, a run turning
+// too long). The status is written once, in a deferred patch, on every
+// path: a spec that cannot be applied, a failed apply or a failed read
+// still leave their mark on Ready.
+func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (res ctrl.Result, retErr error) {
 	pb := &v1alpha1.PostgresBackup{}
 	if err := r.Get(ctx, req.NamespacedName, pb); err != nil {
 		if apierrors.IsNotFound(err) {
@@ -61,36 +65,48 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		return ctrl.Result{}, nil // owner references take the CronJob and PVC with it
 	}
 	before := pb.DeepCopy()
-	sched, loc, err := builder.Schedule(&pb.Spec)
-	if err != nil {
+	var out *status.Output
+	defer func() {
+		// res and retErr are what the body decided; the write may add to them.
+		err := r.patchStatus(ctx, before, pb)
+		switch {
+		case errors.Is(err, errStale):
+			// The watch event of the newer version brings a fresh
+			// reconcile; the requeue is a safety net.
+			logf.FromContext(ctx).V(1).Info("Status is stale, requeueing")
+			res, retErr = ctrl.Result{RequeueAfter: time.Second}, nil
+		case err != nil:
+			retErr = errors.Join(retErr, err)
+		default:
+			r.announce(ctx, before, pb, out)
+		}
+	}()
+
+	sched, loc, specErr := builder.Schedule(&pb.Spec)
+	var ready verdict
+	var applyErr error
+	if specErr != nil {
 		// Leave the existing CronJob alone: it keeps the last valid schedule.
-		return ctrl.Result{}, r.rejectSpec(ctx, pb, before, err)
+		ready = specVerdict(specErr)
+	} else {
+		ready, applyErr = r.applyChildren(ctx, pb)
 	}
-	if err := r.applyChildren(ctx, pb); err != nil {
-		return ctrl.Result{}, err
-	}
+	// Runs are folded whatever became of the apply: a failure of the spec
+	// or of an apply must not hide the runs that finished meanwhile.
 	in, err := r.observe(ctx, pb)
 	if err != nil {
-		return ctrl.Result{}, err
+		setReady(pb, ready)
+		return ctrl.Result{}, errors.Join(applyErr, err)
 	}
 	in.Schedule, in.Location, in.Now = sched, loc, r.now()
-	out := status.Fold(in)
-	pb.Status = out.Status
-	pb.Status.ObservedGeneration = pb.Generation
-	meta.SetStatusCondition(&pb.Status.Conditions, metav1.Condition{
-		Type: v1alpha1.ConditionReady, Status: metav1.ConditionTrue, Reason: v1alpha1.ReasonReconciled,
-		Message: "CronJob " + pb.Status.CronJobName + " is up to date", ObservedGeneration: pb.Generation,
-	})
-	if err := r.patchStatus(ctx, before, pb); errors.Is(err, errStale) {
-		// The watch event of the newer version brings a fresh reconcile;
-		// the requeue is a safety net.
-		logf.FromContext(ctx).V(1).Info("Status is stale, requeueing")
-		return ctrl.Result{RequeueAfter: time.Second}, nil
-	} else if err != nil {
-		return ctrl.Result{}, err
+	folded := status.Fold(in)
+	out = &folded
+	pb.Status = folded.Status
+	setReady(pb, ready)
+	if applyErr != nil {
+		return ctrl.Result{}, applyErr // the retry's backoff replaces any requeue
 	}
-	r.announce(before, pb, out.NewRuns)
-	return ctrl.Result{RequeueAfter: out.RequeueAfter}, nil
+	return ctrl.Result{RequeueAfter: folded.RequeueAfter}, nil
 }
 
 func (r *Reconciler) now() time.Time {
@@ -100,50 +116,107 @@ func (r *Reconciler) now() time.Time {
 	return time.Now()
 }
 
-// rejectSpec records an invalid spec: Ready=False with the reason, and one
-// event when that verdict is new.
-func (r *Reconciler) rejectSpec(ctx context.Context, pb, before *v1alpha1.PostgresBackup, err error) error {
+// verdict is the Ready condition's content before it is set.
+type verdict struct {
+	ok              bool
+	reason, message string
+}
+
+func specVerdict(err error) verdict {
 	reason := v1alpha1.ReasonInvalidSchedule
 	if se, ok := errors.AsType[*builder.SpecError](err); ok {
 		reason = se.Reason
 	}
-	// A copy: SetStatusCondition updates the condition in place.
-	old := ptr.Deref(meta.FindStatusCondition(pb.Status.Conditions, v1alpha1.ConditionReady), metav1.Condition{})
+	return verdict{reason: reason, message: err.Error()}
+}
+
+// setReady writes the Ready condition and the observed generation.
+func setReady(pb *v1alpha1.PostgresBackup, v verdict) {
+	c := metav1.Condition{Type: v1alpha1.ConditionReady, Status: metav1.ConditionFalse, Reason: v.reason,
+		Message: v.message, ObservedGeneration: pb.Generation}
+	if v.ok {
+		c.Status, c.Reason = metav1.ConditionTrue, v1alpha1.ReasonReconciled
+	}
 	pb.Status.ObservedGeneration = pb.Generation
-	meta.SetStatusCondition(&pb.Status.Conditions, metav1.Condition{
-		Type: v1alpha1.ConditionReady, Status: metav1.ConditionFalse, Reason: reason,
-		Message: err.Error(), ObservedGeneration: pb.Generation,
-	})
-	if perr := r.patchStatus(ctx, before, pb); errors.Is(perr, errStale) {
-		return nil // the newer version is reconciled next
-	} else if perr != nil {
-		return perr
-	}
-	if old.Reason != reason || old.Message != err.Error() {
-		logf.FromContext(ctx).Info("Spec rejected", "reason", reason, "message", err.Error())
-		r.Recorder.Eventf(pb, nil, corev1.EventTypeWarning, v1alpha1.EventInvalidSpec, "Validate", "%s", err.Error())
-	}
-	return nil // retrying cannot help; the next spec change triggers a reconcile
+	meta.SetStatusCondition(&pb.Status.Conditions, c)
 }
 
 // applyChildren applies the spool PVC (when the controller makes one) and
 // the CronJob with server-side apply: the controller owns exactly the
 // fields it sets, so a field removed from the spec is removed from the
-// object, and an unchanged object is not written.
-func (r *Reconciler) applyChildren(ctx context.Context, pb *v1alpha1.PostgresBackup) error {
+// object, and an unchanged object is not written. A failed PVC apply does
+// not stop the CronJob's: the schedule and the agent's settings stay up
+// to date even while the claim cannot follow the spec. The verdict is
+// Ready's; the error is for a retry, and is nil when retrying cannot help
+// (a change the API server rejects as invalid, such as a new storage class
+// for an existing claim: the next spec change brings a reconcile).
+func (r *Reconciler) applyChildren(ctx context.Context, pb *v1alpha1.PostgresBackup) (verdict, error) {
+	var errs []error
+	var claimFailed string
 	if pvc := builder.SpoolPVC(pb); pvc != nil {
 		if err := r.apply(ctx, pvc); err != nil {
-			return fmt.Errorf("apply PVC %s: %w", pvc.Name, err)
+			claimFailed = fmt.Sprintf("apply PVC %s: %v", pvc.Name, err)
+			if !apierrors.IsInvalid(err) {
+				errs = append(errs, fmt.Errorf("apply PVC %s: %w", pvc.Name, err))
+			}
 		}
 	}
 	cj := builder.CronJob(pb, r.Options)
 	if err := r.apply(ctx, cj); err != nil {
-		return fmt.Errorf("apply CronJob %s: %w", cj.Name, err)
+		msg := fmt.Sprintf("apply CronJob %s: %v", cj.Name, err)
+		if claimFailed != "" {
+			msg += "; " + claimFailed
+		}
+		return verdict{reason: v1alpha1.ReasonCronJobApplyFailed, message: msg},
+			errors.Join(append(errs, fmt.Errorf("apply CronJob %s: %w", cj.Name, err))...)
 	}
-	return nil
+	if claimFailed != "" {
+		return verdict{reason: v1alpha1.ReasonClaimApplyFailed, message: claimFailed + " (the CronJob " + cj.Name + " is up to date)"},
+			errors.Join(errs...)
+	}
+	v, err := r.checkClaim(ctx, pb)
+	if v.ok {
+		v.message = "CronJob " + cj.Name + " is up to date" + v.message
+	}
+	return v, err
+}
+
+// checkClaim looks at the spool claim: an existing claim must exist, and
+// no claim may be Lost. A Pending claim is fine: with a WaitForFirstConsumer
+// storage class it binds only when the first run's pod is scheduled.
+func (r *Reconciler) checkClaim(ctx context.Context, pb *v1alpha1.PostgresBackup) (verdict, error) {
+	name := builder.SpoolClaimName(pb)
+	if name == "" {
+		return verdict{ok: true}, nil
+	}
+	existing := pb.Spec.Storage.ExistingClaim != ""
+	pvc := &corev1.PersistentVolumeClaim{}
+	err := r.Get(ctx, client.ObjectKey{Namespace: pb.Namespace, Name: name}, pvc)
+	switch {
+	case apierrors.IsNotFound(err) && existing:
+		return verdict{reason: v1alpha1.ReasonClaimMissing, message: fmt.Sprintf(
+			"spec.storage.existingClaim %s does not exist in namespace %s: create it, or set storage.size instead", name, pb.Namespace)}, nil
+	case apierrors.IsNotFound(err):
+		// Just applied; the cache has not seen it yet, its event follows.
+		return verdict{ok: true, message: "; spool claim " + name + " created"}, nil
+	case err != nil:
+		// Not the claim's fault: Ready keeps the CronJob's verdict, and the
+		// error brings a retry.
+		return verdict{ok: true}, fmt.Errorf("get PVC %s: %w", name, err)
+	case pvc.Status.Phase == corev1.ClaimLost:
+		return verdict{reason: v1alpha1.ReasonClaimLost, message: fmt.Sprintf(
+			"spool claim %s is Lost: its volume is gone; delete the claim so a new one is made, or name another", name)}, nil
+	}
+	phase := pvc.Status.Phase
+	if phase == "" {
+		phase = corev1.ClaimPending
+	}
+	return verdict{ok: true, message: fmt.Sprintf("; spool claim %s is %s", name, phase)}, nil
 }
 
 // observe lists the backup's CronJob, Jobs and their Pods from the cache.
+// The Jobs are candidates (labelled for the backup's name); status.Fold
+// keeps those the resource owns.
 func (r *Reconciler) observe(ctx context.Context, pb *v1alpha1.PostgresBackup) (status.Input, error) {
 	in := status.Input{Backup: pb}
 	cj := &batchv1.CronJob{}
@@ -159,12 +232,7 @@ func (r *Reconciler) observe(ctx context.Context, pb *v1alpha1.PostgresBackup) (
 	if err := r.List(ctx, &jobs, client.InNamespace(pb.Namespace), sel); err != nil {
 		return in, fmt.Errorf("list Jobs: %w", err)
 	}
-	for _, j := range jobs.Items {
-		// A shortened label may be shared; the annotation has the full name.
-		if j.Annotations[builder.AnnotationBackup] == pb.Name {
-			in.Jobs = append(in.Jobs, j)
-		}
-	}
+	in.Jobs = jobs.Items
 	var pods corev1.PodList
 	if err := r.List(ctx, &pods, client.InNamespace(pb.Namespace), sel); err != nil {
 		return in, fmt.Errorf("list Pods: %w", err)
@@ -195,11 +263,16 @@ func (r *Reconciler) patchStatus(ctx context.Context, before, pb *v1alpha1.Postg
 }
 
 // announce emits events and metrics for what the status write made
-// official: new runs and a backup turning stale. It runs after the write so
-// a failed write, retried, does not announce twice.
-func (r *Reconciler) announce(before, pb *v1alpha1.PostgresBackup, runs []v1alpha1.BackupRun) {
-	for i := range runs {
-		run := &runs[i]
+// official: new runs, warnings, a backup turning stale, a run turning too
+// long, Ready turning False. It runs after the write so a failed write,
+// retried, does not announce twice. out is nil when nothing was folded.
+func (r *Reconciler) announce(ctx context.Context, before, pb *v1alpha1.PostgresBackup, out *status.Output) {
+	r.announceReady(ctx, before, pb)
+	if out == nil {
+		return
+	}
+	for i := range out.NewRuns {
+		run := &out.NewRuns[i]
 		r.Metrics.CountRun(pb.Namespace, pb.Name, run)
 		if run.Result == v1alpha1.ResultSucceeded {
 			r.Recorder.Eventf(pb, nil, corev1.EventTypeNormal, v1alpha1.EventBackupSucceeded, "Backup",
@@ -208,11 +281,49 @@ func (r *Reconciler) announce(before, pb *v1alpha1.PostgresBackup, runs []v1alph
 			r.Recorder.Eventf(pb, nil, corev1.EventTypeWarning, v1alpha1.EventBackupFailed, "Backup",
 				"Backup failed (Job %s): %s: %s", run.JobName, run.Reason, run.Message)
 		}
+		if len(run.Warnings) > 0 {
+			r.Recorder.Eventf(pb, nil, corev1.EventTypeWarning, v1alpha1.EventBackupWarnings, "Backup",
+				"Job %s reported %d warning(s): %s", run.JobName, len(run.Warnings), strings.Join(run.Warnings, "; "))
+		}
 	}
-	if meta.IsStatusConditionTrue(pb.Status.Conditions, v1alpha1.ConditionBackupStale) &&
-		!meta.IsStatusConditionTrue(before.Status.Conditions, v1alpha1.ConditionBackupStale) {
+	if turnedTrue(before, pb, v1alpha1.ConditionBackupStale) {
 		c := meta.FindStatusCondition(pb.Status.Conditions, v1alpha1.ConditionBackupStale)
 		r.Recorder.Eventf(pb, nil, corev1.EventTypeWarning, v1alpha1.EventBackupStale, "Check", "%s", c.Message)
 	}
+	running := meta.FindStatusCondition(pb.Status.Conditions, v1alpha1.ConditionBackupRunning)
+	old := meta.FindStatusCondition(before.Status.Conditions, v1alpha1.ConditionBackupRunning)
+	if running != nil && running.Reason == v1alpha1.ReasonRunningTooLong && (old == nil || old.Reason != running.Reason) {
+		r.Recorder.Eventf(pb, nil, corev1.EventTypeWarning, v1alpha1.EventBackupRunningTooLong, "Check", "%s", running.Message)
+	}
 	r.Metrics.Observe(pb.Namespace, pb.Name, &pb.Status)
+	var start time.Time
+	if out.Active != nil {
+		start = out.Active.Start
+	}
+	r.Metrics.ObserveRunning(pb.Namespace, pb.Name, start, builder.RunningTooLong(&pb.Spec))
+}
+
+// announceReady emits one event when Ready turns False or says something
+// new while False: InvalidSpec for a spec the controller cannot act on,
+// else the condition's reason (CronJobApplyFailed, ClaimMissing, ...).
+func (r *Reconciler) announceReady(ctx context.Context, before, pb *v1alpha1.PostgresBackup) {
+	c := meta.FindStatusCondition(pb.Status.Conditions, v1alpha1.ConditionReady)
+	if c == nil || c.Status != metav1.ConditionFalse {
+		return
+	}
+	old := ptr.Deref(meta.FindStatusCondition(before.Status.Conditions, v1alpha1.ConditionReady), metav1.Condition{})
+	if old.Status == c.Status && old.Reason == c.Reason && old.Message == c.Message {
+		return
+	}
+	reason, action := c.Reason, "Apply"
+	if reason == v1alpha1.ReasonInvalidSchedule || reason == v1alpha1.ReasonInvalidTimeZone {
+		reason, action = v1alpha1.EventInvalidSpec, "Validate"
+	}
+	logf.FromContext(ctx).Info("Not ready", "reason", c.Reason, "message", c.Message)
+	r.Recorder.Eventf(pb, nil, corev1.EventTypeWarning, reason, action, "%s", c.Message)
+}
+
+func turnedTrue(before, pb *v1alpha1.PostgresBackup, condition string) bool {
+	return meta.IsStatusConditionTrue(pb.Status.Conditions, condition) &&
+		!meta.IsStatusConditionTrue(before.Status.Conditions, condition)
 }

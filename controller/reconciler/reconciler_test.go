@@ -287,6 +287,13 @@ func TestInvalidSchedule(t *testing.T) {
 // with that termination message (as the kubelet would).
 func finishJob(t *testing.T, job *batchv1.Job, succeeded bool, exit int32, message string) {
 	t.Helper()
+	endJob(t, job, succeeded, "BackoffLimitExceeded", exit, message)
+}
+
+// endJob is finishJob with the reason of the Job's Failed condition
+// (BackoffLimitExceeded, DeadlineExceeded, ...).
+func endJob(t *testing.T, job *batchv1.Job, succeeded bool, jobReason string, exit int32, message string) {
+	t.Helper()
 	ctx := context.Background()
 	now := metav1.Now()
 	start := metav1.NewTime(now.Add(-time.Minute))
@@ -318,7 +325,9 @@ func finishJob(t *testing.T, job *batchv1.Job, succeeded bool, exit int32, messa
 			t.Fatalf("pod status: %v", err)
 		}
 	}
-	job.Status.StartTime = &start
+	if job.Status.StartTime == nil {
+		job.Status.StartTime = &start
+	}
 	if succeeded {
 		job.Status.Succeeded = 1
 		job.Status.CompletionTime = &now
@@ -328,9 +337,13 @@ func finishJob(t *testing.T, job *batchv1.Job, succeeded bool, exit int32, messa
 		}
 	} else {
 		job.Status.Failed = 1
+		msg := "Job has reached the specified backoff limit"
+		if jobReason == "DeadlineExceeded" {
+			msg = "Job was active longer than specified deadline"
+		}
 		job.Status.Conditions = []batchv1.JobCondition{
-			{Type: batchv1.JobFailureTarget, Status: corev1.ConditionTrue, Reason: "BackoffLimitExceeded", Message: "Job has reached the specified backoff limit", LastTransitionTime: now, LastProbeTime: now},
-			{Type: batchv1.JobFailed, Status: corev1.ConditionTrue, Reason: "BackoffLimitExceeded", Message: "Job has reached the specified backoff limit", LastTransitionTime: now, LastProbeTime: now},
+			{Type: batchv1.JobFailureTarget, Status: corev1.ConditionTrue, Reason: jobReason, Message: msg, LastTransitionTime: now, LastProbeTime: now},
+			{Type: batchv1.JobFailed, Status: corev1.ConditionTrue, Reason: jobReason, Message: msg, LastTransitionTime: now, LastProbeTime: now},
 		}
 	}
 	if err := k8s.Status().Update(ctx, job); err != nil {
@@ -381,7 +394,7 @@ func TestStatusFromRuns(t *testing.T) {
 		if len(st.RecentBackups) != 1 || st.RecentBackups[0].JobName != ok.Name {
 			return fmt.Errorf("recentBackups %+v", st.RecentBackups)
 		}
-		if g := gaugeValue(t, "pgbackup_last_backup_succeeded", ns, "orders"); g != 1 {
+		if g := gaugeValue(t, "pgbackup_last_backup_succeeded", ns); g != 1 {
 			return fmt.Errorf("pgbackup_last_backup_succeeded = %v, want 1", g)
 		}
 		return nil
@@ -430,11 +443,11 @@ func TestStatusFromRuns(t *testing.T) {
 	if n := countRuns(t, ns, "orders"); n != 3 {
 		t.Errorf("pgbackup_backup_runs_total = %v, want 3", n)
 	}
-	if got := gaugeValue(t, "pgbackup_last_backup_size_bytes", ns, "orders"); got != 4096 {
+	if got := gaugeValue(t, "pgbackup_last_backup_size_bytes", ns); got != 4096 {
 		t.Errorf("pgbackup_last_backup_size_bytes = %v", got)
 	}
 	// The last run failed: the alerts' gauge says so (the size is still the last success's).
-	if got := gaugeValue(t, "pgbackup_last_backup_succeeded", ns, "orders"); got != 0 {
+	if got := gaugeValue(t, "pgbackup_last_backup_succeeded", ns); got != 0 {
 		t.Errorf("pgbackup_last_backup_succeeded = %v, want 0", got)
 	}
 	for _, e := range append(events(t, ns, "orders", v1alpha1.EventBackupFailed), events(t, ns, "orders", v1alpha1.EventBackupSucceeded)...) {
@@ -468,7 +481,10 @@ func countRuns(t *testing.T, ns, name string) float64 {
 	return n
 }
 
-func gaugeValue(t *testing.T, metric, ns, name string) float64 {
+// gaugeValue reads a gauge of the PostgresBackup "orders" in ns; -1 when
+// it has no such series.
+func gaugeValue(t *testing.T, metric, ns string) float64 {
+	const name = "orders"
 	t.Helper()
 	families, err := ctrlmetrics.Registry.Gather()
 	if err != nil {

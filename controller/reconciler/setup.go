@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
@@ -20,11 +21,27 @@ import (
 	pgbuilder "github.com/pgbackup/pgbackup/controller/builder"
 )
 
+// indexExistingClaim indexes PostgresBackups by spec.storage.existingClaim,
+// so a claim appearing (or changing) reconciles the resources naming it.
+const indexExistingClaim = "spec.storage.existingClaim"
+
 // SetupWithManager registers the controller: it watches PostgresBackups,
-// their CronJobs and PVCs, and the Jobs and Pods of their runs (which the
-// CronJob, not the PostgresBackup, owns: they are mapped back through the
-// annotation holding the PostgresBackup's name).
+// their CronJobs and PVCs, the claims they name as existingClaim, and the
+// Jobs and Pods of their runs (which the CronJob, not the PostgresBackup,
+// owns: they are mapped back through the annotation holding the
+// PostgresBackup's name).
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
+	err := mgr.GetFieldIndexer().IndexField(context.Background(), &v1alpha1.PostgresBackup{}, indexExistingClaim,
+		func(obj client.Object) []string {
+			pb, ok := obj.(*v1alpha1.PostgresBackup)
+			if !ok || pb.Spec.Storage == nil || pb.Spec.Storage.ExistingClaim == "" {
+				return nil
+			}
+			return []string{pb.Spec.Storage.ExistingClaim}
+		})
+	if err != nil {
+		return fmt.Errorf("index %s: %w", indexExistingClaim, err)
+	}
 	toBackup := handler.EnqueueRequestsFromMapFunc(func(_ context.Context, obj client.Object) []reconcile.Request {
 		name := obj.GetAnnotations()[pgbuilder.AnnotationBackup]
 		if name == "" {
@@ -32,29 +49,30 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		}
 		return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: obj.GetNamespace(), Name: name}}}
 	})
+	claimUsers := handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, obj client.Object) []reconcile.Request {
+		var list v1alpha1.PostgresBackupList
+		if err := r.List(ctx, &list, client.InNamespace(obj.GetNamespace()), client.MatchingFields{indexExistingClaim: obj.GetName()}); err != nil {
+			logf.FromContext(ctx).Error(err, "Cannot list the PostgresBackups using a claim", "claim", client.ObjectKeyFromObject(obj))
+			return nil
+		}
+		reqs := make([]reconcile.Request, 0, len(list.Items))
+		for _, pb := range list.Items {
+			reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&pb)})
+		}
+		return reqs
+	})
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("postgresbackup").
 		For(&v1alpha1.PostgresBackup{}).
 		Owns(&batchv1.CronJob{}).
 		Owns(&corev1.PersistentVolumeClaim{}).
-		Watches(&batchv1.Job{}, toBackup, builder.WithPredicates(predicate.NewPredicateFuncs(jobFinished))).
+		Watches(&corev1.PersistentVolumeClaim{}, claimUsers).
+		// Every Job event: a Job starting is a run becoming active (the
+		// BackupRunning condition and the running gauge), one finishing a
+		// run to fold.
+		Watches(&batchv1.Job{}, toBackup).
 		Watches(&corev1.Pod{}, toBackup, builder.WithPredicates(predicate.NewPredicateFuncs(agentTerminated))).
 		Complete(r)
-}
-
-// jobFinished passes Jobs that completed or failed: running ones change
-// nothing in the status.
-func jobFinished(obj client.Object) bool {
-	job, ok := obj.(*batchv1.Job)
-	if !ok {
-		return false
-	}
-	for _, c := range job.Status.Conditions {
-		if (c.Type == batchv1.JobComplete || c.Type == batchv1.JobFailed) && c.Status == corev1.ConditionTrue {
-			return true
-		}
-	}
-	return false
 }
 
 // agentTerminated passes Pods whose agent has ended: their termination

@@ -68,21 +68,52 @@ func runSuite(m *testing.M) int {
 		fmt.Fprintf(os.Stderr, "FAIL: client: %v\n", err)
 		return 1
 	}
-	mgr, err := manager.New(cfg, manager.Options{AgentImage: agentImage, MetricsBindAddress: "0", HealthProbeBindAddress: "0"})
-	if err != nil {
+	if stopManager, err = startManager(); err != nil {
 		fmt.Fprintf(os.Stderr, "FAIL: manager: %v\n", err)
 		return 1
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- mgr.Start(ctx) }()
 	code := m.Run()
-	cancel()
-	if err := <-done; err != nil {
+	if err := stopManager(); err != nil {
 		fmt.Fprintf(os.Stderr, "manager: %v\n", err)
 		return 1
 	}
 	return code
+}
+
+// stopManager stops the running manager and returns its error.
+var stopManager func() error
+
+// startManager starts a manager, as `pgbackup controller` would, and
+// returns the function that stops it.
+func startManager() (func() error, error) {
+	mgr, err := manager.New(cfg, manager.Options{AgentImage: agentImage, MetricsBindAddress: "0", HealthProbeBindAddress: "0",
+		SkipNameValidation: true})
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- mgr.Start(ctx) }()
+	return func() error {
+		cancel()
+		return <-done
+	}, nil
+}
+
+// whileDown stops the controller, runs down, and starts a new controller,
+// like a restart of `pgbackup controller`: the new one knows only what
+// the API server holds.
+func whileDown(t *testing.T, down func()) {
+	t.Helper()
+	if err := stopManager(); err != nil {
+		t.Fatalf("stop the manager: %v", err)
+	}
+	down()
+	var err error
+	if stopManager, err = startManager(); err != nil {
+		stopManager = func() error { return nil }
+		t.Fatalf("start the manager again: %v", err)
+	}
 }
 
 // logLevel is errors only, unless TEST_CONTROLLER_LOGS is set.

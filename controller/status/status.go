@@ -13,6 +13,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 
 	"github.com/pgbackup/pgbackup/backup-agent/result"
 	"github.com/pgbackup/pgbackup/controller/api/v1alpha1"
@@ -29,27 +30,21 @@ const maxMessage = 1024
 // termination message of the Job's newest terminated agent container, or,
 // when there is none, the Job's own conditions. ok is false while the Job
 // runs.
+//
+// A run succeeded only when the Job completed and the agent's result says
+// succeeded: a Job that completed without one failed with NoResult. A Job
+// failed by activeDeadlineSeconds failed with DeadlineExceeded, whatever
+// the agent (then SIGTERMed: Interrupted) wrote. Reasons are bounded: an
+// agent reason outside the documented set becomes Internal, a Job reason
+// the controller does not know becomes JobFailed.
 func Run(job *batchv1.Job, pods []corev1.Pod) (run v1alpha1.BackupRun, ok bool) {
-	var finished *batchv1.JobCondition
-	outcome := v1alpha1.ResultSucceeded
-	for i := range job.Status.Conditions {
-		c := &job.Status.Conditions[i]
-		if c.Status != corev1.ConditionTrue {
-			continue
-		}
-		switch c.Type {
-		case batchv1.JobComplete:
-			finished = c
-		case batchv1.JobFailed:
-			finished, outcome = c, v1alpha1.ResultFailed
-		}
-	}
+	finished, complete := finishedCondition(job)
 	if finished == nil {
 		return run, false
 	}
 	run = v1alpha1.BackupRun{
 		JobName:    job.Name,
-		Result:     outcome,
+		Result:     v1alpha1.ResultFailed,
 		StartTime:  job.Status.StartTime,
 		FinishTime: finished.LastTransitionTime,
 	}
@@ -62,22 +57,41 @@ func Run(job *batchv1.Job, pods []corev1.Pod) (run v1alpha1.BackupRun, ok bool) 
 		run.ID = res.BackupID
 		run.Bytes = res.Bytes
 		run.DurationSeconds = int64(math.Round(res.DurationSeconds))
-	}
-	if outcome == v1alpha1.ResultSucceeded {
-		return run, true
+		run.Warnings = boundWarnings(res.Warnings)
 	}
 	switch {
+	case complete && parsed && res.Result == result.Succeeded:
+		run.Result = v1alpha1.ResultSucceeded
+		return run, true
+	case complete:
+		run.Reason = v1alpha1.ReasonNoResult
+		run.Message = "the Job completed, but the agent reported no successful result"
+		if parsed {
+			run.Message += fmt.Sprintf(" (it reported %s: %s)", res.Reason, res.Message)
+		} else if term == nil {
+			run.Message += " (no terminated agent container found)"
+		}
+	case finished.Reason == v1alpha1.ReasonDeadlineExceeded:
+		run.Reason = v1alpha1.ReasonDeadlineExceeded
+		run.Message = strings.TrimSpace(fmt.Sprintf("the run took longer than activeDeadlineSeconds (%ds): %s",
+			ptr.Deref(job.Spec.ActiveDeadlineSeconds, 0), finished.Message))
+		if parsed && res.Result == result.Failed {
+			run.Message += fmt.Sprintf(" (agent: %s: %s)", agentReason(res.Reason), res.Message)
+		}
 	case parsed && res.Result == result.Failed && res.Reason != "":
-		run.Reason, run.Message = string(res.Reason), res.Message
-	case term != nil && term.Reason == "OOMKilled":
-		run.Reason = "OOMKilled"
+		run.Reason, run.Message = agentReason(res.Reason), res.Message
+		if run.Reason != string(res.Reason) {
+			run.Message = fmt.Sprintf("(agent reason %.64q) %s", res.Reason, run.Message)
+		}
+	case term != nil && term.Reason == v1alpha1.ReasonOOMKilled:
+		run.Reason = v1alpha1.ReasonOOMKilled
 		run.Message = fmt.Sprintf("the agent ran out of memory (exit code %d): raise resources.limits.memory", term.ExitCode)
 	default:
 		// No result from the agent: it never started (image, volume,
 		// secret missing) or was killed. The Job says why it gave up.
-		run.Reason, run.Message = finished.Reason, finished.Message
-		if run.Reason == "" {
-			run.Reason = "JobFailed"
+		run.Reason, run.Message = jobReason(finished.Reason), finished.Message
+		if run.Reason != finished.Reason && finished.Reason != "" {
+			run.Message = strings.TrimSpace(finished.Reason + ": " + run.Message)
 		}
 		if term != nil {
 			run.Message = strings.TrimSpace(fmt.Sprintf("%s (agent exit code %d)", run.Message, term.ExitCode))
@@ -85,6 +99,71 @@ func Run(job *batchv1.Job, pods []corev1.Pod) (run v1alpha1.BackupRun, ok bool) 
 	}
 	run.Message = truncate(run.Message, maxMessage)
 	return run, true
+}
+
+// finishedCondition returns the Job's Complete or Failed condition, and
+// whether it completed; nil while the Job runs.
+func finishedCondition(job *batchv1.Job) (c *batchv1.JobCondition, complete bool) {
+	for i := range job.Status.Conditions {
+		jc := &job.Status.Conditions[i]
+		if jc.Status != corev1.ConditionTrue {
+			continue
+		}
+		switch jc.Type {
+		case batchv1.JobComplete:
+			c, complete = jc, true
+		case batchv1.JobFailed:
+			return jc, false // a Job is never both; Failed wins if it were
+		}
+	}
+	return c, complete
+}
+
+// agentReasons are the reasons of DESIGN section 2: the only ones copied
+// from a termination message, so status and metric labels stay bounded.
+var agentReasons = map[result.Reason]bool{
+	result.ReasonInternal: true, result.ReasonConfigInvalid: true, result.ReasonConnectionFailed: true,
+	result.ReasonAuthFailed: true, result.ReasonDumpFailed: true, result.ReasonRestoreFailed: true,
+	result.ReasonStorageFailed: true, result.ReasonIntegrityFailed: true, result.ReasonRefused: true,
+	result.ReasonInterrupted: true,
+}
+
+func agentReason(r result.Reason) string {
+	if agentReasons[r] {
+		return string(r)
+	}
+	return string(result.ReasonInternal)
+}
+
+// jobReason keeps the Job controller's reasons the controller documents.
+func jobReason(r string) string {
+	switch r {
+	case v1alpha1.ReasonBackoffLimitExceeded, v1alpha1.ReasonDeadlineExceeded, v1alpha1.ReasonPodFailurePolicy:
+		return r
+	default:
+		return v1alpha1.ReasonJobFailed
+	}
+}
+
+// Bounds of the warnings copied into a run.
+const (
+	maxWarnings    = 8
+	maxWarningSize = 256
+)
+
+func boundWarnings(ws []string) []string {
+	var out []string
+	for _, w := range ws {
+		if w = strings.TrimSpace(w); w == "" {
+			continue
+		}
+		if len(out) == maxWarnings {
+			out[maxWarnings-1] = truncate(fmt.Sprintf("%d more warnings", len(ws)-maxWarnings+1), maxWarningSize)
+			break
+		}
+		out = append(out, truncate(w, maxWarningSize))
+	}
+	return out
 }
 
 // lastTerminated returns the agent container's state in the Job's pod that
@@ -138,11 +217,14 @@ func isRuneStart(b byte) bool { return b&0xC0 != 0x80 }
 // Input is what Fold reads.
 type Input struct {
 	Backup *v1alpha1.PostgresBackup
-	Jobs   []batchv1.Job
-	Pods   []corev1.Pod
+	// Jobs are the candidate Jobs (labelled for the backup); Fold keeps
+	// only those Owned says are the backup's.
+	Jobs []batchv1.Job
+	Pods []corev1.Pod
 	// CronJob is the live CronJob, nil when there is none yet.
 	CronJob *batchv1.CronJob
-	// Schedule and Location are the parsed spec.schedule and timeZone.
+	// Schedule and Location are the parsed spec.schedule and timeZone; a
+	// nil Schedule (an invalid spec) leaves nextScheduleTime unset.
 	Schedule cron.Schedule
 	Location *time.Location
 	Now      time.Time
@@ -154,51 +236,58 @@ type Output struct {
 	// NewRuns are the runs seen for the first time, oldest first: each
 	// gets an event and is counted in the metrics once.
 	NewRuns []v1alpha1.BackupRun
-	// RequeueAfter is when BackupStale must be looked at again (0: never).
+	// Active is the oldest running Job of the backup, nil when none runs.
+	Active *ActiveRun
+	// RequeueAfter is the next moment a condition changes without any
+	// object changing (BackupStale or BackupRunning turning True); 0: none.
 	RequeueAfter time.Duration
 }
 
-// Fold folds the finished Jobs into a copy of the backup's status: the
-// recent runs (each Job once, newest first, bounded), the last success and
-// failure, the schedule times and the LastBackupSucceeded and BackupStale
-// conditions. Runs already recorded are kept after the CronJob deleted
-// their Jobs.
+// ActiveRun is a Job of the backup that has not finished.
+type ActiveRun struct {
+	JobName string
+	// Start is the Job's startTime (its creation before the Job
+	// controller set one).
+	Start time.Time
+}
+
+// Owned says whether job is one of pb's runs: controlled by the CronJob pb
+// controls (the owner UID chain), or started by hand for pb (annotated
+// with pb's UID). Labels and the name annotation are not enough: a
+// resource deleted and created again under the same name, or anyone
+// copying the labels, would leave Jobs that are not this resource's runs.
+func Owned(pb *v1alpha1.PostgresBackup, cj *batchv1.CronJob, job *batchv1.Job) bool {
+	if pb.UID == "" {
+		return false
+	}
+	if job.Annotations[builder.AnnotationBackupUID] == string(pb.UID) {
+		return true
+	}
+	if cj == nil || cj.UID == "" {
+		return false
+	}
+	cjOwner := metav1.GetControllerOf(cj)
+	jobOwner := metav1.GetControllerOf(job)
+	return cjOwner != nil && cjOwner.UID == pb.UID &&
+		jobOwner != nil && jobOwner.Kind == "CronJob" && jobOwner.UID == cj.UID
+}
+
+// Fold folds the backup's Jobs into a copy of its status: the recent runs
+// (each Job once, newest first, bounded), the last success and failure,
+// the schedule times and the LastBackupSucceeded, BackupStale,
+// BackupRunning and BackupWarnings conditions. Runs already recorded are
+// kept after the CronJob deleted their Jobs. Fold leaves Ready alone.
 func Fold(in Input) Output {
 	pb := in.Backup
 	st := *pb.Status.DeepCopy()
 	var out Output
-
-	known := make(map[string]bool, len(st.RecentBackups))
-	for _, r := range st.RecentBackups {
-		known[r.JobName] = true
-	}
-	var oldest *metav1.Time
-	if n := len(st.RecentBackups); n >= MaxRecentBackups {
-		oldest = &st.RecentBackups[n-1].FinishTime
-	}
+	var jobs []*batchv1.Job
 	for i := range in.Jobs {
-		run, ok := Run(&in.Jobs[i], in.Pods)
-		if !ok || known[run.JobName] {
-			continue
+		if Owned(pb, in.CronJob, &in.Jobs[i]) {
+			jobs = append(jobs, &in.Jobs[i])
 		}
-		if oldest != nil && !oldest.Before(&run.FinishTime) {
-			continue // trimmed from the list long ago: not new
-		}
-		known[run.JobName] = true
-		out.NewRuns = append(out.NewRuns, run)
 	}
-	slices.SortStableFunc(out.NewRuns, func(a, b v1alpha1.BackupRun) int {
-		return a.FinishTime.Compare(b.FinishTime.Time)
-	})
-	all := append(slices.Clone(out.NewRuns), st.RecentBackups...)
-	slices.SortStableFunc(all, func(a, b v1alpha1.BackupRun) int {
-		return b.FinishTime.Compare(a.FinishTime.Time) // newest first
-	})
-	if len(all) > MaxRecentBackups {
-		all = all[:MaxRecentBackups]
-	}
-	st.RecentBackups = all
-
+	out.NewRuns = foldRuns(&st, jobs, in.Pods)
 	for _, r := range out.NewRuns {
 		if r.Result == v1alpha1.ResultSucceeded {
 			if st.LastSuccessfulBackup == nil || st.LastSuccessfulBackup.Time.Before(&r.FinishTime) {
@@ -225,11 +314,125 @@ func Fold(in Input) Output {
 	}
 
 	meta.SetStatusCondition(&st.Conditions, lastBackupCondition(st.RecentBackups, pb.Generation))
-	var stale metav1.Condition
-	stale, out.RequeueAfter = staleCondition(pb, st.LastSuccessfulBackup, in.Now)
+	meta.SetStatusCondition(&st.Conditions, warningsCondition(st.RecentBackups, pb.Generation))
+	stale, staleAfter := staleCondition(pb, st.LastSuccessfulBackup, in.Now)
 	meta.SetStatusCondition(&st.Conditions, stale)
+	out.Active = activeRun(jobs)
+	running, runningAfter := runningCondition(pb, out.Active, in.Now)
+	meta.SetStatusCondition(&st.Conditions, running)
+	out.RequeueAfter = earliest(staleAfter, runningAfter)
 	out.Status = st
 	return out
+}
+
+// foldRuns adds the finished Jobs not seen before to st.RecentBackups and
+// returns them, oldest first.
+func foldRuns(st *v1alpha1.PostgresBackupStatus, jobs []*batchv1.Job, pods []corev1.Pod) []v1alpha1.BackupRun {
+	known := make(map[string]bool, len(st.RecentBackups))
+	for _, r := range st.RecentBackups {
+		known[r.JobName] = true
+	}
+	var oldest *metav1.Time
+	if n := len(st.RecentBackups); n >= MaxRecentBackups {
+		oldest = &st.RecentBackups[n-1].FinishTime
+	}
+	var runs []v1alpha1.BackupRun
+	for _, job := range jobs {
+		run, ok := Run(job, pods)
+		if !ok || known[run.JobName] {
+			continue
+		}
+		if oldest != nil && !oldest.Before(&run.FinishTime) {
+			continue // trimmed from the list long ago: not new
+		}
+		known[run.JobName] = true
+		runs = append(runs, run)
+	}
+	slices.SortStableFunc(runs, func(a, b v1alpha1.BackupRun) int {
+		return a.FinishTime.Compare(b.FinishTime.Time)
+	})
+	all := append(slices.Clone(runs), st.RecentBackups...)
+	slices.SortStableFunc(all, func(a, b v1alpha1.BackupRun) int {
+		return b.FinishTime.Compare(a.FinishTime.Time) // newest first
+	})
+	if len(all) > MaxRecentBackups {
+		all = all[:MaxRecentBackups]
+	}
+	st.RecentBackups = all
+	return runs
+}
+
+// activeRun returns the oldest unfinished Job: under Forbid there is at
+// most one, but a Job started by hand may overlap.
+func activeRun(jobs []*batchv1.Job) *ActiveRun {
+	var active *ActiveRun
+	for _, job := range jobs {
+		if c, _ := finishedCondition(job); c != nil {
+			continue
+		}
+		start := job.CreationTimestamp.Time
+		if job.Status.StartTime != nil {
+			start = job.Status.StartTime.Time
+		}
+		if active == nil || start.Before(active.Start) {
+			active = &ActiveRun{JobName: job.Name, Start: start}
+		}
+	}
+	return active
+}
+
+// runningCondition says whether a run is active and whether it has run
+// longer than runningTooLongSeconds, and when it will have.
+func runningCondition(pb *v1alpha1.PostgresBackup, active *ActiveRun, now time.Time) (metav1.Condition, time.Duration) {
+	c := metav1.Condition{Type: v1alpha1.ConditionBackupRunning, ObservedGeneration: pb.Generation}
+	if active == nil {
+		c.Status, c.Reason, c.Message = metav1.ConditionFalse, v1alpha1.ReasonIdle, "No backup is running"
+		return c, 0
+	}
+	limit := builder.RunningTooLong(&pb.Spec)
+	tooLong := active.Start.Add(limit)
+	c.Status = metav1.ConditionTrue
+	// Absolute times only: the message must not change between reconciles.
+	since := active.Start.UTC().Format(time.RFC3339)
+	if now.Before(tooLong) {
+		c.Reason = v1alpha1.ReasonRunning
+		c.Message = fmt.Sprintf("Job %s is running since %s; running too long after %s (runningTooLongSeconds %d, activeDeadlineSeconds %d)",
+			active.JobName, since, tooLong.UTC().Format(time.RFC3339), int64(limit.Seconds()), int64(builder.ActiveDeadline(&pb.Spec).Seconds()))
+		return c, tooLong.Sub(now)
+	}
+	c.Reason = v1alpha1.ReasonRunningTooLong
+	c.Message = fmt.Sprintf("Job %s is running since %s, longer than runningTooLongSeconds %d; it is failed at activeDeadlineSeconds %d",
+		active.JobName, since, int64(limit.Seconds()), int64(builder.ActiveDeadline(&pb.Spec).Seconds()))
+	return c, 0
+}
+
+// warningsCondition reports the warnings of the newest finished run.
+func warningsCondition(runs []v1alpha1.BackupRun, gen int64) metav1.Condition {
+	c := metav1.Condition{Type: v1alpha1.ConditionBackupWarnings, ObservedGeneration: gen}
+	switch {
+	case len(runs) == 0:
+		c.Status, c.Reason, c.Message = metav1.ConditionUnknown, v1alpha1.ReasonNoBackupYet, "No backup has finished yet"
+	case len(runs[0].Warnings) == 0:
+		c.Status, c.Reason = metav1.ConditionFalse, v1alpha1.ReasonNoWarnings
+		c.Message = fmt.Sprintf("The last run (Job %s) reported no warnings", runs[0].JobName)
+	default:
+		c.Status, c.Reason = metav1.ConditionTrue, v1alpha1.ReasonWarningsReported
+		c.Message = truncate(fmt.Sprintf("The last run (Job %s) reported %d warning(s): %s",
+			runs[0].JobName, len(runs[0].Warnings), strings.Join(runs[0].Warnings, "; ")), maxMessage)
+	}
+	return c
+}
+
+// earliest is the smaller positive duration; 0 when neither is.
+func earliest(a, b time.Duration) time.Duration {
+	switch {
+	case a <= 0:
+		return max(b, 0)
+	case b <= 0:
+		return a
+	default:
+		return min(a, b)
+	}
 }
 
 func lastBackupCondition(runs []v1alpha1.BackupRun, gen int64) metav1.Condition {

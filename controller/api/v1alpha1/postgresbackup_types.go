@@ -83,14 +83,18 @@ type PostgresBackupSpec struct {
 	StartingDeadlineSeconds *int64 `json:"startingDeadlineSeconds,omitempty"`
 
 	// successfulJobsHistoryLimit is how many finished successful Jobs the
-	// CronJob keeps.
+	// CronJob keeps. 0 is read as 1: the controller reads a run's result
+	// from its Job's pod, so the newest one must outlive a controller that
+	// was down when it finished.
 	// +optional
 	// +kubebuilder:default=3
 	// +kubebuilder:validation:Minimum=0
 	// +kubebuilder:validation:Maximum=100
 	SuccessfulJobsHistoryLimit *int32 `json:"successfulJobsHistoryLimit,omitempty"`
 
-	// failedJobsHistoryLimit is how many failed Jobs the CronJob keeps.
+	// failedJobsHistoryLimit is how many failed Jobs the CronJob keeps. 0 is
+	// read as 1: a failed Job deleted before the controller read it would be
+	// a failure nobody sees, so the newest failure is always kept.
 	// +optional
 	// +kubebuilder:default=3
 	// +kubebuilder:validation:Minimum=0
@@ -106,10 +110,30 @@ type PostgresBackupSpec struct {
 	// +kubebuilder:validation:Maximum=10
 	BackoffLimit *int32 `json:"backoffLimit,omitempty"`
 
-	// activeDeadlineSeconds bounds how long a run may take, retries included.
+	// activeDeadlineSeconds bounds how long a run may take, retries included:
+	// then the Job is failed (reason DeadlineExceeded) and the next run may
+	// start. 21600 (6 hours) when unset, so that one hung run cannot block
+	// every later one (the CronJob's concurrencyPolicy is Forbid).
 	// +optional
+	// +kubebuilder:default=21600
 	// +kubebuilder:validation:Minimum=1
 	ActiveDeadlineSeconds *int64 `json:"activeDeadlineSeconds,omitempty"`
+
+	// runningTooLongSeconds is how long a run may take before the
+	// BackupRunning condition says RunningTooLong and the alert fires, ahead
+	// of the deadline. 80% of the effective activeDeadlineSeconds when
+	// unset (17280 with the default deadline).
+	// +optional
+	// +kubebuilder:validation:Minimum=1
+	RunningTooLongSeconds *int64 `json:"runningTooLongSeconds,omitempty"`
+
+	// lockWaitTimeout is pg_dump's --lock-wait-timeout: how long the dump
+	// waits for each table's shared lock (a session holding ACCESS
+	// EXCLUSIVE blocks it) before the run fails with DumpFailed. The agent's
+	// default (5m) when unset; "0s" waits until the run's deadline.
+	// +optional
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('0s')",message="lockWaitTimeout must not be negative"
+	LockWaitTimeout *metav1.Duration `json:"lockWaitTimeout,omitempty"`
 
 	// maxAge is the recovery point objective: the BackupStale condition turns
 	// True when no backup succeeded for this long (for example "26h").
@@ -229,6 +253,14 @@ type S3Destination struct {
 	// own identity (IRSA, for example) is used when unset.
 	// +optional
 	CredentialsSecretRef *SecretRef `json:"credentialsSecretRef,omitempty"`
+
+	// requestTimeout bounds how long one S3 request waits for the server's
+	// answer (each try), so a server that accepts connections but never
+	// answers fails the run with StorageFailed. The agent's default (2m)
+	// when unset or "0s".
+	// +optional
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('0s')",message="requestTimeout must not be negative"
+	RequestTimeout *metav1.Duration `json:"requestTimeout,omitempty"`
 }
 
 // EncryptionSpec configures client-side encryption.
@@ -348,7 +380,8 @@ type PostgresBackupStatus struct {
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
-	// conditions: Ready, LastBackupSucceeded and BackupStale.
+	// conditions: Ready, LastBackupSucceeded, BackupStale, BackupRunning and
+	// BackupWarnings.
 	// +optional
 	// +listType=map
 	// +listMapKey=type
@@ -405,8 +438,13 @@ type SuccessfulBackup struct {
 type BackupFailure struct {
 	// time the run failed.
 	Time metav1.Time `json:"time"`
-	// reason is the agent's reason (DumpFailed, StorageFailed, ...) or the
-	// Job's when the agent reported none (DeadlineExceeded, OOMKilled, ...).
+	// reason is the agent's reason (one of Internal, ConfigInvalid,
+	// ConnectionFailed, AuthFailed, DumpFailed, RestoreFailed, StorageFailed,
+	// IntegrityFailed, Refused, Interrupted; any other becomes Internal) or
+	// the controller's: DeadlineExceeded (activeDeadlineSeconds passed,
+	// whatever the agent said), NoResult (the Job completed without the
+	// agent's result), OOMKilled, BackoffLimitExceeded, PodFailurePolicy or
+	// JobFailed.
 	// +optional
 	Reason string `json:"reason,omitempty"`
 	// message says what failed.
@@ -433,12 +471,20 @@ type BackupRun struct {
 	// id of the backup it made, if any.
 	// +optional
 	ID string `json:"id,omitempty"`
-	// reason of a failure.
+	// reason of a failure, from the set lastFailure.reason lists.
 	// +optional
+	// +kubebuilder:validation:MaxLength=64
 	Reason string `json:"reason,omitempty"`
 	// message of a failure.
 	// +optional
 	Message string `json:"message,omitempty"`
+	// warnings the agent reported (retention failed, globals skipped, a
+	// local copy failed, ...), each shortened to 256 bytes.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=8
+	// +kubebuilder:validation:items:MaxLength=260
+	Warnings []string `json:"warnings,omitempty"`
 	// startTime of the Job.
 	// +optional
 	StartTime *metav1.Time `json:"startTime,omitempty"`
@@ -460,19 +506,60 @@ const (
 	ConditionLastBackupSucceeded = "LastBackupSucceeded"
 	// ConditionBackupStale is True when no backup succeeded within maxAge.
 	ConditionBackupStale = "BackupStale"
+	// ConditionBackupRunning is True while a run of this resource is active:
+	// reason Running, then RunningTooLong once it has run longer than
+	// runningTooLongSeconds; False (Idle) otherwise.
+	ConditionBackupRunning = "BackupRunning"
+	// ConditionBackupWarnings is True when the newest finished run reported
+	// warnings.
+	ConditionBackupWarnings = "BackupWarnings"
 )
 
 // Condition reasons. A failed run's LastBackupSucceeded reason is the
 // agent's reason (DumpFailed, StorageFailed, ...) instead.
 const (
-	ReasonReconciled      = "Reconciled"
-	ReasonInvalidSchedule = "InvalidSchedule"
-	ReasonInvalidTimeZone = "InvalidTimeZone"
-	ReasonNoBackupYet     = "NoBackupYet"
-	ReasonSucceeded       = "Succeeded"
-	ReasonWithinMaxAge    = "WithinMaxAge"
-	ReasonMaxAgeExceeded  = "MaxAgeExceeded"
-	ReasonMaxAgeUnset     = "MaxAgeUnset"
+	// Ready: True is Reconciled; False says what is wrong.
+	ReasonReconciled         = "Reconciled"
+	ReasonInvalidSchedule    = "InvalidSchedule"
+	ReasonInvalidTimeZone    = "InvalidTimeZone"
+	ReasonCronJobApplyFailed = "CronJobApplyFailed"
+	ReasonClaimApplyFailed   = "ClaimApplyFailed"
+	ReasonClaimMissing       = "ClaimMissing"
+	ReasonClaimLost          = "ClaimLost"
+
+	// LastBackupSucceeded and BackupStale.
+	ReasonNoBackupYet    = "NoBackupYet"
+	ReasonSucceeded      = "Succeeded"
+	ReasonWithinMaxAge   = "WithinMaxAge"
+	ReasonMaxAgeExceeded = "MaxAgeExceeded"
+	ReasonMaxAgeUnset    = "MaxAgeUnset"
+
+	// BackupRunning.
+	ReasonRunning        = "Running"
+	ReasonRunningTooLong = "RunningTooLong"
+	ReasonIdle           = "Idle"
+
+	// BackupWarnings (before the first run: NoBackupYet).
+	ReasonWarningsReported = "WarningsReported"
+	ReasonNoWarnings       = "NoWarnings"
+)
+
+// Failure reasons the controller gives a run when the agent's own reason
+// is not the whole story (see BackupFailure.reason).
+const (
+	// ReasonDeadlineExceeded: the Job ran past activeDeadlineSeconds.
+	ReasonDeadlineExceeded = "DeadlineExceeded"
+	// ReasonNoResult: the Job completed, but no agent result says succeeded.
+	ReasonNoResult = "NoResult"
+	// ReasonOOMKilled: the agent ran out of memory.
+	ReasonOOMKilled = "OOMKilled"
+	// ReasonBackoffLimitExceeded and ReasonPodFailurePolicy: the Job's own
+	// reasons, when the agent reported none.
+	ReasonBackoffLimitExceeded = "BackoffLimitExceeded"
+	ReasonPodFailurePolicy     = "PodFailurePolicy"
+	// ReasonJobFailed: the Job failed for another reason (named in the
+	// message).
+	ReasonJobFailed = "JobFailed"
 )
 
 // Event reasons.
@@ -481,6 +568,12 @@ const (
 	EventBackupFailed    = "BackupFailed"
 	EventInvalidSpec     = "InvalidSpec"
 	EventBackupStale     = "BackupStale"
+	// EventBackupWarnings: a finished run reported warnings (Warning).
+	EventBackupWarnings = "BackupWarnings"
+	// EventBackupRunningTooLong: a run passed runningTooLongSeconds (Warning).
+	EventBackupRunningTooLong = "BackupRunningTooLong"
+	// A Ready condition turning False for another reason than the spec is
+	// announced with that reason (CronJobApplyFailed, ClaimMissing, ...).
 )
 
 // +kubebuilder:object:root=true
@@ -491,6 +584,8 @@ const (
 // +kubebuilder:printcolumn:name="Last Success",type=date,JSONPath=`.status.lastSuccessfulBackup.time`
 // +kubebuilder:printcolumn:name="Last Result",type=string,JSONPath=`.status.conditions[?(@.type=="LastBackupSucceeded")].reason`
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Run",type=string,JSONPath=`.status.conditions[?(@.type=="BackupRunning")].reason`
+// +kubebuilder:printcolumn:name="Warnings",type=string,priority=1,JSONPath=`.status.conditions[?(@.type=="BackupWarnings")].status`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 
 // PostgresBackup schedules logical backups of a PostgreSQL server to S3.
