@@ -21,6 +21,8 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/yaml"
+
+	"github.com/pgbackup/pgbackup/controller/api/v1alpha1"
 )
 
 const (
@@ -379,6 +381,12 @@ func TestSchemaRejectsBadValues(t *testing.T) {
 		{"watchNamespaces=shop", "watchNamespaces"},
 		{"metrics.port=70000", "port"},
 		{"metrics.prometheusRule.stale.maxAge=1 day", "maxAge"},
+		{"metrics.prometheusRule.noSuccessSinceCreation.maxAge=1 day", "maxAge"},
+		{"metrics.prometheusRule.runningTooLong.maxDuration=3 hours", "maxDuration"},
+		{"metrics.prometheusRule.warnings.for=soon", "for"},
+		{"metrics.prometheusRule.metricsAbsent.for=30", "for"},
+		{"metrics.prometheusRule.controllerDown.selector=up{job}", "selector"},
+		{"metrics.prometheusRule.controllerDown.severity=", "severity"},
 		{"unknownKey=1", "unknownKey"},
 		{"image.tga=v1", "tga"},
 	} {
@@ -397,6 +405,7 @@ func TestSchemaRejectsBadValues(t *testing.T) {
 		{"replicaCount=2", "leaderElection.enabled=false"},
 		{"metrics.serviceMonitor.enabled=true", "metrics.service.enabled=false"},
 		{"serviceAccount.create=false"},
+		{"metrics.prometheusRule.enabled=true", "metrics.enabled=false"},
 	} {
 		if _, err := template(t, set...); err == nil {
 			t.Errorf("--set %v was accepted", set)
@@ -434,8 +443,15 @@ func TestMonitoring(t *testing.T) {
 
 	objs = mustTemplate(t, "metrics.prometheusRule.enabled=true", "metrics.serviceMonitor.enabled=true",
 		"metrics.prometheusRule.stale.maxAge=2d", "metrics.prometheusRule.labels.release=kube-prometheus")
-	if n := len(find(objs, "ServiceMonitor")); n != 1 {
-		t.Errorf("%d ServiceMonitors", n)
+	if sms := find(objs, "ServiceMonitor"); len(sms) != 1 {
+		t.Errorf("%d ServiceMonitors", len(sms))
+	} else {
+		// The series' own namespace label must win over the target's, or
+		// every alert names the controller's namespace.
+		eps, _, _ := unstructured.NestedSlice(sms[0].Object, "spec", "endpoints")
+		if len(eps) != 1 || eps[0].(map[string]any)["honorLabels"] != true {
+			t.Errorf("ServiceMonitor endpoints %v: want honorLabels: true", eps)
+		}
 	}
 	rules := find(objs, "PrometheusRule")
 	if len(rules) != 1 {
@@ -445,10 +461,13 @@ func TestMonitoring(t *testing.T) {
 		t.Errorf("labels %v", rules[0].GetLabels())
 	}
 	alerts := alertsOf(t, rules[0])
-	for _, name := range []string{"PgBackupLastBackupFailed", "PgBackupStale", "PgBackupNeverSucceeded"} {
+	for _, name := range allAlerts {
 		if alerts[name] == "" {
 			t.Errorf("alert %s missing (have %v)", name, alerts)
 		}
+	}
+	if len(alerts) != len(allAlerts) {
+		t.Errorf("alerts %v, want %v", alerts, allAlerts)
 	}
 	if !strings.Contains(alerts["PgBackupLastBackupFailed"], "pgbackup_last_backup_succeeded == 0") {
 		t.Errorf("failed-backup alert must read the status gauge, which survives restarts: %s", alerts["PgBackupLastBackupFailed"])
@@ -456,16 +475,178 @@ func TestMonitoring(t *testing.T) {
 	if !strings.Contains(alerts["PgBackupStale"], "> 172800") {
 		t.Errorf("stale alert for maxAge 2d: %s", alerts["PgBackupStale"])
 	}
+	// The job the chart's ServiceMonitor gives the controller's targets is
+	// the metrics Service's name.
+	if want := `absent(up{job="pgb-pgbackup-metrics", namespace="pgbackup-system"} == 1)`; !strings.Contains(alerts["PgBackupControllerDown"], want) {
+		t.Errorf("controller-down alert %q, want %q", alerts["PgBackupControllerDown"], want)
+	}
+	// By default each resource's own threshold, as its BackupRunning condition.
+	if !strings.Contains(alerts["PgBackupRunningTooLong"], "> on (namespace, name)\nmax by (namespace, name) (pgbackup_backup_running_threshold_seconds > 0)") {
+		t.Errorf("running-too-long alert does not compare with each resource's threshold: %s", alerts["PgBackupRunningTooLong"])
+	}
 	for name, expr := range alerts {
-		if !strings.Contains(expr, "pgbackup_") {
+		if name != "PgBackupControllerDown" && !strings.Contains(expr, "pgbackup_") {
 			t.Errorf("%s uses no pgbackup metric: %s", name, expr)
 		}
 	}
 
-	objs = mustTemplate(t, "metrics.prometheusRule.enabled=true", "metrics.prometheusRule.neverSucceeded.enabled=false")
-	alerts = alertsOf(t, find(objs, "PrometheusRule")[0])
-	if _, ok := alerts["PgBackupNeverSucceeded"]; ok || len(alerts) != 2 {
-		t.Errorf("disabled alert rendered: %v", alerts)
+	// Thresholds and selectors come from the values.
+	alerts = alertsOf(t, find(mustTemplate(t, "metrics.prometheusRule.enabled=true",
+		"metrics.prometheusRule.runningTooLong.maxDuration=90m",
+		"metrics.prometheusRule.noSuccessSinceCreation.maxAge=3d",
+		`metrics.prometheusRule.controllerDown.selector=job="pgbackup"`), "PrometheusRule")[0])
+	for name, want := range map[string]string{
+		"PgBackupRunningTooLong":         "max by (namespace, name) (pgbackup_backup_running_seconds) > 5400",
+		"PgBackupNoSuccessSinceCreation": "[1h] offset 3d",
+		"PgBackupControllerDown":         `absent(up{job="pgbackup"} == 1)`,
+	} {
+		if !strings.Contains(alerts[name], want) {
+			t.Errorf("%s: %q does not contain %q", name, alerts[name], want)
+		}
+	}
+
+	// Each alert can be disabled on its own.
+	for _, name := range allAlerts {
+		key := alertValues[name]
+		objs := mustTemplate(t, "metrics.prometheusRule.enabled=true", "metrics.prometheusRule."+key+".enabled=false")
+		alerts := alertsOf(t, find(objs, "PrometheusRule")[0])
+		if _, ok := alerts[name]; ok || len(alerts) != len(allAlerts)-1 {
+			t.Errorf("%s.enabled=false: alerts %v", key, alerts)
+		}
+	}
+}
+
+// allAlerts are the chart's alerts, and alertValues their values keys.
+var (
+	allAlerts = []string{
+		"PgBackupLastBackupFailed", "PgBackupStale", "PgBackupNeverSucceeded", "PgBackupNoSuccessSinceCreation",
+		"PgBackupRunningTooLong", "PgBackupWarnings", "PgBackupControllerDown", "PgBackupMetricsAbsent",
+	}
+	alertValues = map[string]string{
+		"PgBackupLastBackupFailed": "lastBackupFailed", "PgBackupStale": "stale", "PgBackupNeverSucceeded": "neverSucceeded",
+		"PgBackupNoSuccessSinceCreation": "noSuccessSinceCreation", "PgBackupRunningTooLong": "runningTooLong",
+		"PgBackupWarnings": "warnings", "PgBackupControllerDown": "controllerDown", "PgBackupMetricsAbsent": "metricsAbsent",
+	}
+)
+
+// promtoolVersion is the version of the Go module
+// github.com/prometheus/prometheus whose promtool TestAlertRules runs.
+const promtoolVersion = "v0.316.0"
+
+// promtool finds promtool: $PROMTOOL, then bin/ of the repository, then
+// PATH. Like helm, a missing promtool fails the test, never skips it.
+func promtool(t *testing.T) string {
+	t.Helper()
+	if p := os.Getenv("PROMTOOL"); p != "" {
+		return p
+	}
+	for _, p := range []string{
+		filepath.Join("..", "..", "bin", "promtool-"+promtoolVersion),
+		filepath.Join("..", "..", "bin", "promtool"),
+	} {
+		if fi, err := os.Stat(p); err == nil && !fi.IsDir() {
+			abs, err := filepath.Abs(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return abs
+		}
+	}
+	if p, err := exec.LookPath("promtool"); err == nil {
+		return p
+	}
+	t.Fatalf("promtool not found ($PROMTOOL, bin/promtool-%[1]s, bin/promtool or PATH): the alert rules are tested with it. From the repository's root:\n"+
+		"  GOBIN=$PWD/bin go install github.com/prometheus/prometheus/cmd/promtool@%[1]s\n"+
+		"(it builds from the Go module proxy; about 12 minutes on 2 cores with an empty module cache)", promtoolVersion)
+	return ""
+}
+
+// TestAlertRules checks the rendered alert rules with promtool: `check
+// rules` (the expressions and templates parse) on the rules as rendered,
+// then `test rules` with testdata/alerts.test.yaml, which feeds series to
+// the rules and expects the alerts, with their labels and summaries. The
+// descriptions are left out for `test rules`, which would otherwise need
+// every sentence of them repeated in the test file.
+func TestAlertRules(t *testing.T) {
+	tool := promtool(t)
+	objs := mustTemplate(t, "metrics.prometheusRule.enabled=true", "metrics.prometheusRule.alertLabels.team=dba")
+	rules := find(objs, "PrometheusRule")
+	if len(rules) != 1 {
+		t.Fatalf("%d PrometheusRules, want 1", len(rules))
+	}
+	spec, _, _ := unstructured.NestedMap(rules[0].Object, "spec")
+	dir := t.TempDir()
+	writeYAML(t, filepath.Join(dir, "rendered.yaml"), spec)
+	runPromtool(t, tool, dir, "check", "rules", "rendered.yaml")
+
+	groups, _, _ := unstructured.NestedSlice(spec, "groups")
+	for _, g := range groups {
+		rs, _, _ := unstructured.NestedSlice(g.(map[string]any), "rules")
+		for _, r := range rs {
+			unstructured.RemoveNestedField(r.(map[string]any), "annotations", "description")
+		}
+		if err := unstructured.SetNestedSlice(g.(map[string]any), rs, "rules"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := unstructured.SetNestedSlice(spec, groups, "groups"); err != nil {
+		t.Fatal(err)
+	}
+	writeYAML(t, filepath.Join(dir, "rules.yaml"), spec)
+
+	tests, err := os.ReadFile(filepath.Join("testdata", "alerts.test.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "alerts.test.yaml"), tests, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	runPromtool(t, tool, dir, "test", "rules", "alerts.test.yaml")
+
+	// Every alert is seen firing at least once, so none goes untested.
+	var file struct {
+		Tests []struct {
+			AlertRuleTest []struct {
+				AlertName string `json:"alertname"`
+				ExpAlerts []any  `json:"exp_alerts"`
+			} `json:"alert_rule_test"`
+		} `json:"tests"`
+	}
+	if err := yaml.Unmarshal(tests, &file); err != nil {
+		t.Fatal(err)
+	}
+	fired := map[string]bool{}
+	for _, tc := range file.Tests {
+		for _, a := range tc.AlertRuleTest {
+			if len(a.ExpAlerts) > 0 {
+				fired[a.AlertName] = true
+			}
+		}
+	}
+	for name := range alertsOf(t, rules[0]) {
+		if !fired[name] {
+			t.Errorf("testdata/alerts.test.yaml never expects %s to fire", name)
+		}
+	}
+}
+
+func writeYAML(t *testing.T, path string, v any) {
+	t.Helper()
+	data, err := yaml.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func runPromtool(t *testing.T, tool, dir string, args ...string) {
+	t.Helper()
+	cmd := exec.Command(tool, args...)
+	cmd.Dir = dir
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("promtool %s: %v\n%s", strings.Join(args, " "), err, out)
 	}
 }
 
@@ -484,4 +665,35 @@ func alertsOf(t *testing.T, rule *unstructured.Unstructured) map[string]string {
 		}
 	}
 	return alerts
+}
+
+// TestReadmeExamples decodes the README's PostgresBackup example strictly
+// into the API types, so a renamed field cannot leave the security advice
+// wrong, and checks it still shows the PGREQUIREAUTH opt-in.
+func TestReadmeExamples(t *testing.T) {
+	data, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	blocks := regexp.MustCompile("(?s)```yaml\n(.*?)```").FindAllSubmatch(data, -1)
+	found := 0
+	for _, b := range blocks {
+		if !bytes.Contains(b[1], []byte("kind: PostgresBackup")) {
+			continue
+		}
+		found++
+		var pb v1alpha1.PostgresBackup
+		if err := yaml.UnmarshalStrict(b[1], &pb); err != nil {
+			t.Errorf("README PostgresBackup example does not decode strictly: %v\n%s", err, b[1])
+			continue
+		}
+		if pb.Spec.PodTemplate == nil || !slices.ContainsFunc(pb.Spec.PodTemplate.Env, func(e corev1.EnvVar) bool {
+			return e.Name == "PGREQUIREAUTH" && e.Value == "scram-sha-256"
+		}) {
+			t.Errorf("README example %s lacks podTemplate.env PGREQUIREAUTH=scram-sha-256", pb.Name)
+		}
+	}
+	if found == 0 {
+		t.Fatal("README.md has no PostgresBackup example")
+	}
 }

@@ -3,11 +3,13 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"time"
 
 	"github.com/spf13/cobra"
+	batchv1 "k8s.io/api/batch/v1"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -18,20 +20,32 @@ import (
 )
 
 type triggerOptions struct {
-	namespace string
-	wait      bool
-	timeout   time.Duration
-	output    string
+	namespace     string
+	wait          bool
+	waitForActive bool
+	timeout       time.Duration
+	output        string
 }
 
 func newTriggerCommand(stdout io.Writer) *cobra.Command {
 	var o triggerOptions
 	cmd := &cobra.Command{
-		Use:   "trigger NAME [-n NAMESPACE] [--wait]",
+		Use:   "trigger NAME [-n NAMESPACE] [--wait-for-active] [--wait] [--timeout DURATION]",
 		Short: "Run a PostgresBackup's backup now",
 		Long: `Start a backup now with a Job made from the PostgresBackup's CronJob, like
-kubectl create job --from=cronjob/NAME. With --wait, follow the Job and print
-the result; the exit code is then the agent's (see pgbackup --help).`,
+kubectl create job --from=cronjob/NAME, named <cronjob>-manual-<random> and
+annotated with the resource's UID (pgbackup.dev/backup-uid) so the controller
+records its result.
+
+Like the CronJob (concurrencyPolicy Forbid), trigger never starts a second run
+beside an active one: while a Job of the resource has not finished, it refuses
+with exit code 7 (Refused), naming that Job. With --wait-for-active it waits
+for that Job to finish and then starts its own.
+
+With --wait, follow the new Job and print the result; the exit code is then the
+agent's (see pgbackup --help). --timeout bounds the whole command: the wait for
+an active Job (exit 7 when it is still running then) and the wait for the new
+one.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			rules := clientcmd.NewDefaultClientConfigLoadingRules()
@@ -49,24 +63,45 @@ the result; the exit code is then the agent's (see pgbackup --help).`,
 			if err != nil {
 				return result.Errorf(result.ReasonConnectionFailed, "kubernetes client: %w", err)
 			}
-			return runTrigger(cmd, c, stdout, args[0], o)
+			return runTrigger(cmd.Context(), c, stdout, cmd.ErrOrStderr(), args[0], o)
 		},
 	}
 	cmd.Flags().StringVarP(&o.namespace, "namespace", "n", "", "namespace of the PostgresBackup (default: the kubeconfig's)")
 	cmd.Flags().BoolVar(&o.wait, "wait", false, "wait for the backup to finish and print its result")
-	cmd.Flags().DurationVar(&o.timeout, "timeout", 0, "with --wait, give up after this long (0: no limit)")
+	cmd.Flags().BoolVar(&o.waitForActive, "wait-for-active", false, "when a Job of the resource is still running, wait for it to finish instead of refusing (exit 7)")
+	cmd.Flags().DurationVar(&o.timeout, "timeout", 0, "give up waiting (--wait-for-active, --wait) after this long (0: no limit)")
 	cmd.Flags().StringVarP(&o.output, "output", "o", "text", "with --wait, print the result as text or json")
 	return cmd
 }
 
-// runTrigger starts the Job and, with --wait, reports its run: exit code 0
-// when it succeeded, the agent's exit code when it failed.
-func runTrigger(cmd *cobra.Command, c client.Client, stdout io.Writer, name string, o triggerOptions) error {
+// triggerPollInterval is how often trigger reads the Jobs it waits for.
+const triggerPollInterval = 2 * time.Second
+
+// runTrigger starts the Job (after the active one with --wait-for-active)
+// and, with --wait, reports its run: exit code 0 when it succeeded, the
+// agent's exit code when it failed, 7 (Refused) when a Job is still active.
+func runTrigger(ctx context.Context, c client.Client, stdout, stderr io.Writer, name string, o triggerOptions) error {
 	if o.output != "text" && o.output != "json" {
 		return result.Errorf(result.ReasonConfigInvalid, "unknown output format %q: use text or json", o.output)
 	}
-	ctx := cmd.Context()
-	job, err := trigger.Start(ctx, c, client.ObjectKey{Namespace: o.namespace, Name: name}, time.Now())
+	if o.timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, o.timeout)
+		defer cancel()
+	}
+	key := client.ObjectKey{Namespace: o.namespace, Name: name}
+	var job *batchv1.Job
+	var err error
+	if o.waitForActive {
+		job, err = trigger.StartWhenIdle(ctx, c, key, triggerPollInterval, func(active string) {
+			fmt.Fprintf(stderr, "job.batch/%s is still running, waiting for it to finish\n", active)
+		})
+	} else {
+		job, err = trigger.Start(ctx, c, key, time.Now())
+	}
+	if errors.Is(err, trigger.ErrJobActive) && !o.waitForActive {
+		return fmt.Errorf("%w (start after it with --wait-for-active)", err)
+	}
 	if err != nil {
 		return result.Wrap(result.ReasonInternal, err)
 	}
@@ -74,13 +109,8 @@ func runTrigger(cmd *cobra.Command, c client.Client, stdout io.Writer, name stri
 		fmt.Fprintf(stdout, "job.batch/%s created\n", job.Name)
 		return nil
 	}
-	fmt.Fprintf(cmd.ErrOrStderr(), "job.batch/%s created, waiting for it to finish\n", job.Name)
-	if o.timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, o.timeout)
-		defer cancel()
-	}
-	run, err := trigger.Wait(ctx, c, job, 2*time.Second)
+	fmt.Fprintf(stderr, "job.batch/%s created, waiting for it to finish\n", job.Name)
+	run, err := trigger.Wait(ctx, c, job, triggerPollInterval)
 	if err != nil {
 		return result.Wrap(result.ReasonInternal, err)
 	}
