@@ -3,9 +3,12 @@
 package e2e
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"regexp"
@@ -14,6 +17,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -67,6 +73,8 @@ func runMain(m *testing.M) int {
 // backup, its status, manifest, PVC, printer columns and metrics, a restore,
 // trigger --wait, then deletion. wrong-password: AuthFailed. forbid: a
 // backup held up by a lock never overlaps the next scheduled one.
+// pod-deleted: the agent pod deleted mid-upload aborts its upload and the
+// status shows the failure.
 func TestBackups(t *testing.T) {
 	t.Run("scheduled", func(t *testing.T) {
 		t.Parallel()
@@ -79,6 +87,10 @@ func TestBackups(t *testing.T) {
 	t.Run("forbid", func(t *testing.T) {
 		t.Parallel()
 		testForbid(t)
+	})
+	t.Run("pod-deleted", func(t *testing.T) {
+		t.Parallel()
+		testPodDeleted(t)
 	})
 }
 
@@ -349,6 +361,151 @@ func testForbid(t *testing.T) {
 
 // newBackup is a PostgresBackup of the fixture's database, every minute,
 // to s3://backups/NAME, with the password in passwordSecret.
+// testPodDeleted deletes the agent's pod while it uploads, as a node drain
+// or an eviction does: the agent gets SIGTERM within its grace period,
+// aborts its multipart upload and deletes what it stored; the status must
+// show the failure, and S3 must hold no manifest and no open upload.
+func testPodDeleted(t *testing.T) {
+	ctx := t.Context()
+	const name = "pod-deleted"
+	step(t, "a database big enough to act during its upload", func() error {
+		if _, err := psql(ctx, "postgres", "CREATE DATABASE bulky"); err != nil && !strings.Contains(err.Error(), "already exists") {
+			return err
+		}
+		_, err := psql(ctx, "bulky", "CREATE TABLE IF NOT EXISTS big AS SELECT g AS id, md5(g::text) AS a, repeat(md5((g * 7)::text), 3) AS b FROM generate_series(1, 1500000) g")
+		return err
+	})
+	pb := newBackup(name, "postgres-superuser")
+	pb.Spec.Schedule = "0 0 1 1 *" // never during the test: the run is triggered
+	pb.Spec.Postgres.Databases = []string{"bulky"}
+	// A slow agent, so that the upload is open for many seconds.
+	pb.Spec.Resources.Limits = corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("200m")}
+	// No retry: the deleted pod's run is the Job's only one (with the
+	// default of 1 a new pod would run the backup again).
+	pb.Spec.BackoffLimit = ptr.To[int32](0)
+	step(t, "create PostgresBackup", func() error { return createBackup(ctx, pb) })
+
+	s3c, err := forwardS3(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var job string
+	step(t, "trigger a backup; its upload opens", func() error {
+		if _, err := waitCondition(ctx, name, v1alpha1.ConditionReady, metav1.ConditionTrue, "", 2*time.Minute); err != nil {
+			return err
+		}
+		cmd := exec.CommandContext(ctx, env.pgbackup, "trigger", name, "-n", testNamespace)
+		cmd.Env = append(os.Environ(), "KUBECONFIG="+env.kubeconfig)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("pgbackup trigger: %w\n%s", err, out)
+		}
+		m := regexp.MustCompile(`job\.batch/(\S+) created`).FindSubmatch(out)
+		if m == nil {
+			return fmt.Errorf("no Job name in the output of pgbackup trigger:\n%s", out)
+		}
+		job = string(m[1])
+		return poll(ctx, 3*time.Minute, func() (bool, string, error) {
+			ups, err := openUploads(ctx, s3c, name+"/")
+			return len(ups) > 0, "no multipart upload open under " + name + "/ yet", err
+		})
+	})
+	step(t, "delete the agent pod mid-upload", func() error {
+		_, err := env.kubectlRun(ctx, "delete", "pod", "-n", testNamespace, "-l", "batch.kubernetes.io/job-name="+job, "--wait=false")
+		return err
+	})
+	step(t, "LastBackupSucceeded=False", func() error {
+		got, err := waitCondition(ctx, name, v1alpha1.ConditionLastBackupSucceeded, metav1.ConditionFalse, "", 3*time.Minute)
+		if err == nil && got.Status.LastFailure == nil {
+			return fmt.Errorf("no lastFailure in the status: %+v", got.Status)
+		}
+		if err == nil {
+			logf("%s: lastFailure %s: %s", t.Name(), got.Status.LastFailure.Reason, got.Status.LastFailure.Message)
+		}
+		return err
+	})
+	step(t, "no manifest, no open upload, no object left", func() error {
+		return poll(ctx, time.Minute, func() (bool, string, error) {
+			ups, err := openUploads(ctx, s3c, name+"/")
+			if err != nil {
+				return false, "", err
+			}
+			keys, err := objectKeys(ctx, s3c, name+"/")
+			if err != nil {
+				return false, "", err
+			}
+			return len(ups) == 0 && len(keys) == 0, fmt.Sprintf("open uploads %v, objects %v", ups, keys), nil
+		})
+	})
+	step(t, "delete PostgresBackup", func() error {
+		_, err := env.kubectlRun(ctx, "delete", "pgb", "-n", testNamespace, name, "--wait=true", "--timeout=60s")
+		return err
+	})
+}
+
+// forwardS3 port-forwards the S3 Service to a loopback port for the rest
+// of the test and returns a client for it.
+func forwardS3(t *testing.T) (*s3.Client, error) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := exec.CommandContext(ctx, env.kubectl, "port-forward", "-n", testNamespace, "svc/s3", "--address", "127.0.0.1", ":7070")
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+env.kubeconfig)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		cancel()
+		return nil, fmt.Errorf("kubectl port-forward: %w", err)
+	}
+	t.Cleanup(func() { cancel(); _ = cmd.Wait() })
+	lines := bufio.NewScanner(stdout)
+	var port string
+	for lines.Scan() {
+		if m := regexp.MustCompile(`Forwarding from 127\.0\.0\.1:(\d+)`).FindStringSubmatch(lines.Text()); m != nil {
+			port = m[1]
+			break
+		}
+	}
+	if port == "" {
+		return nil, errors.New("kubectl port-forward printed no local port")
+	}
+	go func() { _, _ = io.Copy(io.Discard, stdout) }()
+	return s3.New(s3.Options{
+		Region:       "us-east-1",
+		BaseEndpoint: aws.String("http://127.0.0.1:" + port),
+		UsePathStyle: true,
+		Credentials:  credentials.NewStaticCredentialsProvider("e2e-access-key", "e2e-secret-key-0123456789", ""),
+	}), nil
+}
+
+// openUploads lists the multipart uploads open under prefix.
+func openUploads(ctx context.Context, c *s3.Client, prefix string) ([]string, error) {
+	out, err := c.ListMultipartUploads(ctx, &s3.ListMultipartUploadsInput{Bucket: aws.String(bucket), Prefix: aws.String(prefix)})
+	if err != nil {
+		return nil, fmt.Errorf("list multipart uploads: %w", err)
+	}
+	var keys []string
+	for _, u := range out.Uploads {
+		keys = append(keys, aws.ToString(u.Key))
+	}
+	return keys, nil
+}
+
+// objectKeys lists the objects under prefix.
+func objectKeys(ctx context.Context, c *s3.Client, prefix string) ([]string, error) {
+	out, err := c.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(bucket), Prefix: aws.String(prefix)})
+	if err != nil {
+		return nil, fmt.Errorf("list objects: %w", err)
+	}
+	var keys []string
+	for _, o := range out.Contents {
+		keys = append(keys, aws.ToString(o.Key))
+	}
+	return keys, nil
+}
+
 func newBackup(name, passwordSecret string) *v1alpha1.PostgresBackup {
 	return &v1alpha1.PostgresBackup{
 		TypeMeta:   metav1.TypeMeta{APIVersion: v1alpha1.GroupVersion.String(), Kind: "PostgresBackup"},
