@@ -360,8 +360,10 @@ type PodTemplateOverrides struct {
 	// +kubebuilder:validation:MaxLength=253
 	PriorityClassName string `json:"priorityClassName,omitempty"`
 
-	// serviceAccountName of the pod (for IRSA and the like); its token is
-	// still not mounted unless the service account asks for it.
+	// serviceAccountName of the pod (for IRSA and the like). Its Kubernetes
+	// API token is never mounted: the pod sets
+	// automountServiceAccountToken: false, whatever the service account
+	// says. Web-identity tokens that a webhook projects (IRSA) still work.
 	// +optional
 	// +kubebuilder:validation:MaxLength=253
 	ServiceAccountName string `json:"serviceAccountName,omitempty"`
