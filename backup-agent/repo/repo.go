@@ -129,18 +129,7 @@ func (r Repo) Complete(ctx context.Context, skip func(id string, err error)) ([]
 			ids = append(ids, e.ID)
 		}
 	}
-	manifests := make([]*manifest.Manifest, len(ids))
-	errs := make([]error, len(ids))
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, fetchConcurrency)
-	for i, id := range ids {
-		wg.Go(func() {
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			manifests[i], errs[i] = r.Manifest(ctx, id)
-		})
-	}
-	wg.Wait()
+	manifests, errs := r.Manifests(ctx, ids)
 	out := make([]*manifest.Manifest, 0, len(ids))
 	for i, m := range manifests {
 		if errs[i] != nil {
@@ -155,6 +144,24 @@ func (r Repo) Complete(ctx context.Context, skip func(id string, err error)) ([]
 		out = append(out, m)
 	}
 	return out, nil
+}
+
+// Manifests reads the manifests of ids, fetchConcurrency at a time, and
+// returns them with their errors, index for index.
+func (r Repo) Manifests(ctx context.Context, ids []string) ([]*manifest.Manifest, []error) {
+	manifests := make([]*manifest.Manifest, len(ids))
+	errs := make([]error, len(ids))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, fetchConcurrency)
+	for i, id := range ids {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			manifests[i], errs[i] = r.Manifest(ctx, id)
+		})
+	}
+	wg.Wait()
+	return manifests, errs
 }
 
 // Selector names a backup: the latest, an id, or the newest at or before a

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -25,9 +24,6 @@ const SweepAge = 24 * time.Hour
 // server's, and a backup id may lie in the server's future, before
 // retention refuses to delete anything.
 const DefaultMaxSkew = 5 * time.Minute
-
-// manifestConcurrency is how many manifests are read at once.
-const manifestConcurrency = 8
 
 // Options tune one Apply.
 type Options struct {
@@ -151,17 +147,7 @@ func readManifests(ctx context.Context, log logr.Logger, r repo.Repo, entries []
 			ids = append(ids, e.ID)
 		}
 	}
-	errs := make([]error, len(ids))
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, manifestConcurrency)
-	for i, id := range ids {
-		wg.Go(func() {
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			_, errs[i] = r.Manifest(ctx, id)
-		})
-	}
-	wg.Wait()
+	_, errs := r.Manifests(ctx, ids)
 	valid := map[string]bool{}
 	for i, id := range ids {
 		switch err := errs[i]; {
