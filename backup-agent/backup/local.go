@@ -176,5 +176,11 @@ func writeSynced(path string, data []byte) error {
 	return err
 }
 
-// drop removes the local copy of backup id.
-func (l *localCopies) drop(id string) { _ = os.RemoveAll(filepath.Join(l.root, id)) }
+// drop removes the local copy of backup id; nothing when local copies are
+// off (the root is then not a directory of ours).
+func (l *localCopies) drop(id string) {
+	if !l.enabled() || l.root == "" || id == "" {
+		return
+	}
+	_ = os.RemoveAll(filepath.Join(l.root, id))
+}

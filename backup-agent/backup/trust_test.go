@@ -333,3 +333,24 @@ func TestLocalCommitLeavesAnotherRunsCopyInProgress(t *testing.T) {
 		t.Fatalf("a stale incomplete local copy was kept: %v", err)
 	}
 }
+
+// A failed run without local copies must not remove anything relative to
+// the working directory (the local-copy root is then unset).
+func TestFailedRunWithoutLocalCopiesRemovesNothingLocally(t *testing.T) {
+	fakePgDump(t, "17.2")
+	t.Setenv("FAKE_FAIL_DB", "app")
+	t.Chdir(t.TempDir())
+	for _, dir := range []string{"20261129T030000Z", filepath.Join("local", "20261129T030000Z")} {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := Run(context.Background(), testr.New(t), options("app"), deps(newStore(), pg17)); err == nil {
+		t.Fatal("want a failure")
+	}
+	for _, dir := range []string{"20261129T030000Z", filepath.Join("local", "20261129T030000Z")} {
+		if _, err := os.Stat(dir); err != nil {
+			t.Errorf("%s in the working directory was removed: %v", dir, err)
+		}
+	}
+}
