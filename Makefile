@@ -99,6 +99,19 @@ verify: generate manifests tidy fmt vet lint ## Regenerate, tidy, lint, then fai
 test: test-images envtest-assets $(PROMTOOL) ## Run unit, envtest, chart and integration tests (needs Docker, the test images, KUBEBUILDER_ASSETS); a skipped test fails it
 	PROMTOOL=$(PROMTOOL) $(GO) test -json $(GO_TEST_FLAGS) ./... | $(GO) run ./hack/noskip
 
+.PHONY: test-faults
+test-faults: test-images ## Run the fault matrix (test/faults: S3 and network faults, about 5 min) into build/faults.json and print the table
+	mkdir -p $(BUILD)
+	status=0; $(GO) test -json -count=1 -timeout 15m ./test/faults/ > $(BUILD)/faults.json || status=$$?; \
+	$(GO) run ./hack/faultstable -out - $(BUILD)/faults.json; exit $$status
+
+.PHONY: faults-table
+faults-table: ## Run test-faults and the rows' tests of other packages, then regenerate docs/faults.md (also when a row fails: the table says so)
+	status=0; $(MAKE) --no-print-directory test-faults || status=$$?; \
+	others=$$($(GO) run ./hack/faultstable -other-tests); \
+	$(GO) test -json -count=1 -timeout 15m -run "$$(head -1 <<<"$$others")" $$(tail -1 <<<"$$others") > $(BUILD)/faults-other.json || status=$$?; \
+	$(GO) run ./hack/faultstable -out docs/faults.md $(BUILD)/faults.json $(BUILD)/faults-other.json; exit $$status
+
 .PHONY: envtest-assets
 envtest-assets: ## Check that KUBEBUILDER_ASSETS names the envtest binaries
 	@if [ -z "$$KUBEBUILDER_ASSETS" ] || [ ! -x "$$KUBEBUILDER_ASSETS/kube-apiserver" ]; then \
