@@ -94,6 +94,113 @@ func TestBackups(t *testing.T) {
 	})
 }
 
+// TestControllerDownAndRecreate runs after TestBackups, alone, because it
+// stops the controller: a run that finishes while the controller is down
+// shows its true result once the controller is back; a PostgresBackup
+// deleted and created again finds its backups kept, and new runs add to
+// them.
+func TestControllerDownAndRecreate(t *testing.T) {
+	ctx := t.Context()
+	const name = "recover"
+	pb := newBackup(name, "postgres-superuser")
+	pb.Spec.Schedule = "0 0 1 1 *" // runs are triggered
+	step(t, "create PostgresBackup", func() error {
+		if err := createBackup(ctx, pb); err != nil {
+			return err
+		}
+		_, err := waitCondition(ctx, name, v1alpha1.ConditionReady, metav1.ConditionTrue, "", 2*time.Minute)
+		return err
+	})
+	scale := func(replicas string) error {
+		if _, err := env.kubectlRun(ctx, "scale", "deployment/"+releaseName+"-controller", "-n", releaseNamespace, "--replicas="+replicas); err != nil {
+			return err
+		}
+		if replicas == "0" {
+			return poll(ctx, 2*time.Minute, func() (bool, string, error) {
+				out, err := env.kubectlRun(ctx, "get", "pods", "-n", releaseNamespace, "-l", "app.kubernetes.io/component=controller", "-o", "name")
+				return strings.TrimSpace(out) == "", "controller pods: " + out, err
+			})
+		}
+		_, err := env.kubectlRun(ctx, "rollout", "status", "deployment/"+releaseName+"-controller", "-n", releaseNamespace, "--timeout=180s")
+		return err
+	}
+	step(t, "stop the controller", func() error { return scale("0") })
+	t.Cleanup(func() { _ = scale("1") })
+	var first string
+	step(t, "a run finishes while the controller is down", func() error {
+		id, err := triggerWait(ctx, t, name)
+		first = id
+		return err
+	})
+	step(t, "the restarted controller shows the run's true result", func() error {
+		if err := scale("1"); err != nil {
+			return err
+		}
+		got, err := waitCondition(ctx, name, v1alpha1.ConditionLastBackupSucceeded, metav1.ConditionTrue, "", 2*time.Minute)
+		if err != nil {
+			return err
+		}
+		if got.Status.LastSuccessfulBackup == nil || got.Status.LastSuccessfulBackup.ID != first {
+			return fmt.Errorf("lastSuccessfulBackup %+v, want %s", got.Status.LastSuccessfulBackup, first)
+		}
+		return nil
+	})
+	step(t, "delete and recreate: backups kept, a new run adds to them", func() error {
+		if _, err := env.kubectlRun(ctx, "delete", "pgb", "-n", testNamespace, name, "--wait=true", "--timeout=60s"); err != nil {
+			return err
+		}
+		ms, err := listBackups(ctx, name)
+		if err != nil {
+			return err
+		}
+		if findManifest(ms, first) == nil {
+			return fmt.Errorf("after delete, backup %s is not listed (%d listed)", first, len(ms))
+		}
+		pb.ResourceVersion = ""
+		if err := createBackup(ctx, pb); err != nil {
+			return err
+		}
+		if _, err := waitCondition(ctx, name, v1alpha1.ConditionReady, metav1.ConditionTrue, "", 2*time.Minute); err != nil {
+			return err
+		}
+		second, err := triggerWait(ctx, t, name)
+		if err != nil {
+			return err
+		}
+		if _, err := waitCondition(ctx, name, v1alpha1.ConditionLastBackupSucceeded, metav1.ConditionTrue, "", 2*time.Minute); err != nil {
+			return err
+		}
+		if ms, err = listBackups(ctx, name); err != nil {
+			return err
+		}
+		if findManifest(ms, first) == nil || findManifest(ms, second) == nil {
+			return fmt.Errorf("list shows %d backups; want both %s and %s", len(ms), first, second)
+		}
+		return nil
+	})
+	step(t, "delete PostgresBackup", func() error {
+		_, err := env.kubectlRun(ctx, "delete", "pgb", "-n", testNamespace, name, "--wait=true", "--timeout=60s")
+		return err
+	})
+}
+
+// triggerWait runs `pgbackup trigger NAME --wait` and returns the id of
+// the backup it made.
+func triggerWait(ctx context.Context, t *testing.T, name string) (string, error) {
+	cmd := exec.CommandContext(ctx, env.pgbackup, "trigger", name, "-n", testNamespace, "--wait", "--timeout", "4m")
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+env.kubeconfig)
+	out, err := cmd.CombinedOutput()
+	t.Logf("pgbackup trigger --wait:\n%s", out)
+	if err != nil {
+		return "", fmt.Errorf("pgbackup trigger: %w", err)
+	}
+	m := regexp.MustCompile(`(?m)^Succeeded: backup (\S+), `).FindSubmatch(out)
+	if m == nil {
+		return "", fmt.Errorf("no result line in the output of pgbackup trigger")
+	}
+	return string(m[1]), nil
+}
+
 // step runs one timed step of a scenario and fails the test if it fails.
 func step(t *testing.T, name string, fn func() error) {
 	t.Helper()
