@@ -47,6 +47,7 @@ func Run(ctx context.Context, log logr.Logger, opts Options, deps Deps) (result.
 	err := r.execute(ctx)
 	res := r.res
 	res.DurationSeconds = now().Sub(r.started).Round(time.Millisecond).Seconds()
+	log.Info("Resources used", "peakRSSBytes", peakRSS(), "durationSeconds", res.DurationSeconds)
 	if err != nil {
 		if ctx.Err() != nil && result.ReasonOf(err) != result.ReasonInterrupted {
 			// Whatever broke last, the cause was the signal.

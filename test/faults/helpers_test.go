@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"net"
 	"net/url"
 	"path"
@@ -75,12 +76,38 @@ func (w *world) s3Proxy(t *testing.T) (*fixtures.S3Proxy, map[string]string) {
 // run runs pgbackup with args in a container on the network.
 func (w *world) run(t *testing.T, vars map[string]string, args ...string) fixtures.AgentRun {
 	t.Helper()
-	run := fixtures.RunAgent(t, fixtures.Agent{Args: args, Env: vars, Network: w.Network, Timeout: 4 * time.Minute})
+	return w.runThen(t, vars, "", args...)
+}
+
+// runThen runs pgbackup with args, then the shell command after in the
+// same container (see fixtures.Agent.After).
+func (w *world) runThen(t *testing.T, vars map[string]string, after string, args ...string) fixtures.AgentRun {
+	t.Helper()
+	run := fixtures.RunAgent(t, fixtures.Agent{Args: args, Env: vars, Network: w.Network, Timeout: 4 * time.Minute, After: after})
 	t.Logf("pgbackup %s exited %d in %v", args[0], run.ExitCode, run.Duration.Round(time.Millisecond))
 	if strings.Contains(run.Output, w.PG.Password) {
 		t.Errorf("the PostgreSQL password appears in the output:\n%s", run.Output)
 	}
 	return run
+}
+
+// peakRSS reads the agent's peak resident set size from its last log
+// line ("Resources used"), in bytes.
+func peakRSS(t *testing.T, run fixtures.AgentRun) int64 {
+	t.Helper()
+	for _, line := range strings.Split(run.Output, "\n") {
+		if !strings.Contains(line, `"Resources used"`) {
+			continue
+		}
+		var entry struct {
+			PeakRSSBytes int64 `json:"peakRSSBytes"`
+		}
+		if i := strings.Index(line, "{"); i >= 0 && json.Unmarshal([]byte(line[i:]), &entry) == nil && entry.PeakRSSBytes > 0 {
+			return entry.PeakRSSBytes
+		}
+	}
+	t.Fatalf("the agent logged no peak RSS; output:\n%s", run.Output)
+	return 0
 }
 
 // backup runs `pgbackup backup` of database app into the bucket.

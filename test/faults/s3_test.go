@@ -151,4 +151,15 @@ func TestS3Bandwidth1MBps(t *testing.T) {
 		t.Errorf("%d bytes went through a 1 MB/s link in %v, faster than %v", m.TotalSize(), run.Duration, least)
 	}
 	within(t, run, time.Minute)
+	// The benchmark's bound on the agent's memory holds on a slow link:
+	// parts wait in a bounded pool, they do not pile up.
+	if rss := peakRSS(t, run); rss > maxAgentRSS {
+		t.Errorf("peak RSS %d MiB on a 1 MB/s link, above the benchmark's bound of %d MiB", rss>>20, maxAgentRSS>>20)
+	} else {
+		t.Logf("peak RSS %d MiB", rss>>20)
+	}
 }
+
+// maxAgentRSS is the benchmark's bound on the agent's peak RSS
+// (test/bench: maxAgentRSSMiB).
+const maxAgentRSS = 150 << 20

@@ -6,15 +6,15 @@ import (
 	"time"
 
 	"github.com/pgbackup/pgbackup/backup-agent/result"
+	"github.com/pgbackup/pgbackup/test/fixtures"
 )
 
 // The directory format dumps into --spool-dir, here the agent container's
 // /dev/shm: Docker's default 64 MiB tmpfs, smaller than the 80 MB dump.
-// The run fails cleanly and commits nothing. (The spool's own cleanup is
-// not visible from here: the tmpfs goes with the container.)
+// The run fails cleanly, commits nothing, and leaves the spool empty.
 func TestSpoolVolumeFull(t *testing.T) {
 	w := newWorld(t, strings.ReplaceAll(mediumSQL, "200000", "600000"))
-	run := w.backup(t, w.env(), "--format", "directory", "--jobs", "2", "--spool-dir", "/dev/shm")
+	run := w.backupSpool(t)
 	if run.ExitCode == 0 {
 		t.Fatalf("an 80 MB dump succeeded in a 64 MiB spool; output:\n%s", run.Output)
 	}
@@ -30,6 +30,31 @@ func TestSpoolVolumeFull(t *testing.T) {
 	}
 	within(t, run, 2*time.Minute)
 	w.nothingCommitted(t)
+	spoolEmptied(t, run)
+}
+
+// spoolListing marks the listing of the spool after the run.
+const spoolListing = "spool after the run: "
+
+// backupSpool runs a directory-format backup into /dev/shm and lists what
+// the run left there.
+func (w *world) backupSpool(t *testing.T) fixtures.AgentRun {
+	t.Helper()
+	return w.runThen(t, w.env(), `echo "`+spoolListing+`[$(ls -A /dev/shm)]"`,
+		"backup", "--destination", w.Destination(prefix), "--databases", "app",
+		"--format", "directory", "--jobs", "2", "--spool-dir", "/dev/shm")
+}
+
+// spoolEmptied asserts the run left nothing on its spool volume.
+func spoolEmptied(t *testing.T, run fixtures.AgentRun) {
+	t.Helper()
+	if !strings.Contains(run.Output, spoolListing+"[]") {
+		i := strings.Index(run.Output, spoolListing)
+		if i < 0 {
+			t.Fatalf("no listing of the spool in the output:\n%s", run.Output)
+		}
+		t.Errorf("the run left files on its spool: %s", strings.SplitN(run.Output[i:], "\n", 2)[0])
+	}
 }
 
 // toastSQL is a database of a few MB on disk (TOAST compresses the
@@ -45,7 +70,7 @@ INSERT INTO toasted SELECT g, repeat('x', 100000) FROM generate_series(1, 1000) 
 // cleanly, saying so, and commits nothing.
 func TestSpoolVolumeFullMidDump(t *testing.T) {
 	w := newWorld(t, toastSQL)
-	run := w.backup(t, w.env(), "--format", "directory", "--jobs", "2", "--spool-dir", "/dev/shm")
+	run := w.backupSpool(t)
 	if run.ExitCode == 0 {
 		t.Fatalf("a 100 MB dump succeeded in a 64 MiB spool; output:\n%s", run.Output)
 	}
@@ -64,4 +89,5 @@ func TestSpoolVolumeFullMidDump(t *testing.T) {
 	}
 	within(t, run, 2*time.Minute)
 	w.nothingCommitted(t)
+	spoolEmptied(t, run)
 }
