@@ -172,3 +172,10 @@ func TestHintNamesTheLockWait(t *testing.T) {
 		t.Errorf("a statement timeout outside LOCK TABLE got the lock hint: %q", h)
 	}
 }
+
+func TestHintNamesAFullSpool(t *testing.T) {
+	h := Hint("pg_dump: error: could not write to file: No space left on device\npg_dump: error: a worker process died unexpectedly")
+	if !strings.Contains(h, "spool") || !strings.Contains(h, "spec.storage.size") {
+		t.Errorf("Hint = %q", h)
+	}
+}

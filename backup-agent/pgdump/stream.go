@@ -140,6 +140,8 @@ func Hint(stderr string) string {
 		// pg_dump --lock-wait-timeout sets statement_timeout around its LOCK TABLE.
 		strings.Contains(stderr, "statement timeout") && strings.Contains(stderr, "LOCK TABLE"):
 		return " (hint: pg_dump needs ACCESS SHARE locks on every table and waits at most --lock-wait-timeout for them; a session holding ACCESS EXCLUSIVE blocks it: find it in pg_locks)"
+	case strings.Contains(stderr, "No space left on device"):
+		return " (hint: the disk pg_dump writes to is full: for --format directory that is --spool-dir, the spool volume; give it more space (spec.storage.size) or use the custom format, which streams)"
 	case strings.Contains(stderr, "server version") && strings.Contains(stderr, "mismatch"):
 		return " (hint: pg_dump must be at least the server's major version)"
 	case strings.Contains(stderr, "cannot drop inherited constraint"):

@@ -87,6 +87,9 @@ func TestSpoolVolumeFullMidDump(t *testing.T) {
 	if !strings.Contains(strings.ToLower(run.Result.Message), "space") {
 		t.Errorf("the message does not say the spool is full: %q", run.Result.Message)
 	}
+	if !strings.Contains(run.Result.Message, "spool volume") {
+		t.Errorf("the message does not point at the spool volume: %q", run.Result.Message)
+	}
 	within(t, run, 2*time.Minute)
 	w.nothingCommitted(t)
 	spoolEmptied(t, run)
