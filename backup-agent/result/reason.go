@@ -21,6 +21,11 @@ const (
 	ReasonIntegrityFailed  Reason = "IntegrityFailed"
 	ReasonRefused          Reason = "Refused"
 	ReasonInterrupted      Reason = "Interrupted"
+	// ReasonVerificationFailed: a restored backup does not hold what its
+	// manifest recorded (a table's row count differs, a table is missing,
+	// an index fails amcheck) or a user's check failed. Exit code 6, like
+	// every other proof that stored data is not what it should be.
+	ReasonVerificationFailed Reason = "VerificationFailed"
 )
 
 // Exit codes (contract).
@@ -47,7 +52,7 @@ func (r Reason) ExitCode() int {
 		return ExitDumpRestore
 	case ReasonStorageFailed:
 		return ExitStorage
-	case ReasonIntegrityFailed:
+	case ReasonIntegrityFailed, ReasonVerificationFailed:
 		return ExitIntegrity
 	case ReasonRefused:
 		return ExitRefused

@@ -40,6 +40,30 @@ type Result struct {
 	// Warnings are non-fatal problems the run recorded (for example globals
 	// skipped for lack of permission).
 	Warnings []string `json:"warnings,omitempty"`
+	// ServerVersionNum is the dumped (backup) or scratch (verify) server's
+	// server_version_num, so the controller can pick a scratch server of
+	// the same major for verification.
+	ServerVersionNum int `json:"serverVersionNum,omitempty"`
+	// Verification is set by verify runs only.
+	Verification *Verification `json:"verification,omitempty"`
+}
+
+// Verification is the summary of a verify run in its result line; the
+// full record is the backup's verification.json.
+type Verification struct {
+	// RestoreSeconds is the wall time of restoring every database (and
+	// globals) into the scratch server.
+	RestoreSeconds float64 `json:"restoreSeconds"`
+	// TablesChecked and TablesMismatched count the tables whose row count
+	// was compared with the manifest, and those that differed or were
+	// missing.
+	TablesChecked    int `json:"tablesChecked"`
+	TablesMismatched int `json:"tablesMismatched"`
+	// ChecksFailed counts failed user checks and amcheck findings.
+	ChecksFailed int `json:"checksFailed"`
+	// Recorded says verification.json was written by this run (false when
+	// the backup already had one: it is written once).
+	Recorded bool `json:"recorded"`
 }
 
 // Fail fills the failure fields from err.
