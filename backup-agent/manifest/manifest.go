@@ -11,8 +11,13 @@ import (
 	"time"
 )
 
-// SchemaVersion is the manifest schema this build writes and reads.
-const SchemaVersion = 1
+// SchemaVersion is the manifest schema this build writes. Version 2 adds
+// the row counts of every table (Object.Tables); readers accept every
+// version from 1 to SchemaVersion.
+const SchemaVersion = 2
+
+// MinSchemaVersion is the oldest manifest schema this build reads.
+const MinSchemaVersion = 1
 
 // FileName is the manifest's object name inside a backup.
 const FileName = "manifest.json"
@@ -85,6 +90,19 @@ type Object struct {
 	Key    string `json:"key"`
 	Size   int64  `json:"size"`
 	SHA256 string `json:"sha256"`
+	// Tables are the row counts of every table whose data the dump holds,
+	// counted from the dump stream itself (schema version 2, databases
+	// only). Nil when they were not counted; TablesSkipped then says why.
+	Tables []Table `json:"tables,omitempty"`
+	// TablesSkipped says why a database's row counts are missing.
+	TablesSkipped string `json:"tablesSkipped,omitempty"`
+}
+
+// Table is the number of rows of one table's data in a dump.
+type Table struct {
+	Schema string `json:"schema"`
+	Name   string `json:"name"`
+	Rows   int64  `json:"rows"`
 }
 
 // TotalSize is the sum of the stored sizes of every object.
@@ -115,8 +133,8 @@ var sha256Hex = regexp.MustCompile(`^[0-9a-f]{64}$`)
 // understands and that it describes a complete backup.
 func (m *Manifest) Validate() error {
 	var errs []error
-	if m.SchemaVersion != SchemaVersion {
-		errs = append(errs, fmt.Errorf("schemaVersion %d is not supported (this build reads %d)", m.SchemaVersion, SchemaVersion))
+	if m.SchemaVersion < MinSchemaVersion || m.SchemaVersion > SchemaVersion {
+		errs = append(errs, fmt.Errorf("schemaVersion %d is not supported (this build reads %d to %d)", m.SchemaVersion, MinSchemaVersion, SchemaVersion))
 	}
 	if _, _, err := ParseID(m.ID); err != nil {
 		errs = append(errs, err)
@@ -137,6 +155,12 @@ func (m *Manifest) Validate() error {
 			errs = append(errs, errors.New("a database object has no name"))
 		}
 		check(d, "database "+d.Name)
+		for _, t := range d.Tables {
+			if t.Name == "" || t.Rows < 0 {
+				errs = append(errs, fmt.Errorf("database %s: a table has no name or a negative row count", d.Name))
+				break
+			}
+		}
 	}
 	if m.Globals != nil {
 		check(*m.Globals, "globals")
@@ -325,6 +349,12 @@ func (m *Manifest) CheckKeys(prefix string) error {
 	}
 	for _, d := range m.Databases {
 		check(d, "database "+d.Name)
+		for _, t := range d.Tables {
+			if t.Name == "" || t.Rows < 0 {
+				errs = append(errs, fmt.Errorf("database %s: a table has no name or a negative row count", d.Name))
+				break
+			}
+		}
 	}
 	return errors.Join(errs...)
 }

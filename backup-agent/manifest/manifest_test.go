@@ -86,7 +86,10 @@ func TestRoundTripAndValidate(t *testing.T) {
 	}
 
 	breakers := map[string]func(*Manifest){
-		"schema":     func(m *Manifest) { m.SchemaVersion = 2 },
+		"schema new": func(m *Manifest) { m.SchemaVersion = SchemaVersion + 1 },
+		"schema 0":   func(m *Manifest) { m.SchemaVersion = 0 },
+		"rows":       func(m *Manifest) { m.Databases[0].Tables = []Table{{Schema: "public", Name: "t", Rows: -1}} },
+		"table name": func(m *Manifest) { m.Databases[0].Tables = []Table{{Schema: "public", Rows: 1}} },
 		"status":     func(m *Manifest) { m.Status = "running" },
 		"id":         func(m *Manifest) { m.ID = "yesterday" },
 		"no objects": func(m *Manifest) { m.Databases = nil },

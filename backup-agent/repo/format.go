@@ -11,25 +11,47 @@ import (
 	"github.com/pgbackup/pgbackup/backup-agent/manifest"
 )
 
-// WriteTable prints manifests as the `pgbackup list` table.
-func WriteTable(w io.Writer, ms []*manifest.Manifest) error {
+// WriteTable prints backups as the `pgbackup list` table.
+func WriteTable(w io.Writer, bs []Backup) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tSTARTED\tDATABASES\tSIZE\tFORMAT\tCOMPRESSION\tENCRYPTED")
-	for _, m := range ms {
+	fmt.Fprintln(tw, "ID\tSTARTED\tDATABASES\tSIZE\tFORMAT\tCOMPRESSION\tENCRYPTED\tVERIFIED")
+	for _, b := range bs {
+		m := b.Manifest
 		enc := "no"
 		if m.Encryption != nil {
 			enc = m.Encryption.Type
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", m.ID, m.StartedAt.UTC().Format(time.RFC3339),
-			databaseList(m), HumanBytes(m.TotalSize()), m.Format, m.Compression, enc)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", m.ID, m.StartedAt.UTC().Format(time.RFC3339),
+			databaseList(m), HumanBytes(m.TotalSize()), m.Format, m.Compression, enc, verified(b))
 	}
 	return tw.Flush()
 }
 
-// WriteJSON prints manifests as a JSON array (an empty one when none).
-func WriteJSON(w io.Writer, ms []*manifest.Manifest) error {
+// verified is the VERIFIED column: when and how fast it restored, that
+// it failed, or "-" when it was never verified.
+func verified(b Backup) string {
+	v := b.Verification
+	switch {
+	case b.VerificationError != "":
+		return "unreadable"
+	case v == nil:
+		return "-"
+	case v.Succeeded():
+		var total float64
+		for _, s := range v.RestoreSeconds {
+			total += s
+		}
+		return fmt.Sprintf("yes %s (%.0fs)", v.CheckedAt.UTC().Format("2006-01-02"), total)
+	default:
+		return "FAILED (" + v.Reason + ")"
+	}
+}
+
+// WriteJSON prints backups as a JSON array of manifests (an empty one
+// when none), each with its verification record when it has one.
+func WriteJSON(w io.Writer, ms []Backup) error {
 	if ms == nil {
-		ms = []*manifest.Manifest{}
+		ms = []Backup{}
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")

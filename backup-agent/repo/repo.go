@@ -115,22 +115,96 @@ func (r Repo) Manifest(ctx context.Context, id string) (*manifest.Manifest, erro
 	return m, nil
 }
 
+// Verification reads the verification record of backup id: nil (and no
+// error) when the backup has none. A record that does not validate, or
+// names another backup, is IntegrityFailed.
+func (r Repo) Verification(ctx context.Context, id string) (*manifest.Verification, error) {
+	key := manifest.VerificationKey(r.Prefix, id)
+	rc, err := r.Store.Get(ctx, key)
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = rc.Close() }()
+	data, err := io.ReadAll(io.LimitReader(rc, maxManifestBytes+1))
+	if err != nil {
+		return nil, result.Errorf(result.ReasonStorageFailed, "read %s: %w", key, err)
+	}
+	if len(data) > maxManifestBytes {
+		return nil, result.Errorf(result.ReasonIntegrityFailed, "verification record %s is larger than %d bytes", key, maxManifestBytes)
+	}
+	v, err := manifest.UnmarshalVerification(data)
+	if err != nil {
+		return nil, result.Errorf(result.ReasonIntegrityFailed, "verification record %s: %w", key, err)
+	}
+	if v.BackupID != id {
+		return nil, result.Errorf(result.ReasonIntegrityFailed, "verification record %s names backup %q", key, v.BackupID)
+	}
+	return v, nil
+}
+
+// HasVerification reports whether a scanned entry holds a verification
+// record (read it with Verification).
+func (e Entry) HasVerification() bool {
+	for _, o := range e.Objects {
+		if strings.HasSuffix(o.Key, "/"+manifest.VerificationFileName) {
+			return true
+		}
+	}
+	return false
+}
+
 // Complete returns the manifests of every complete backup, newest first.
 // A manifest that cannot be read or does not validate is reported through
 // skip (and left out) rather than hiding every other backup.
 func (r Repo) Complete(ctx context.Context, skip func(id string, err error)) ([]*manifest.Manifest, error) {
+	listed, err := r.list(ctx, skip, false)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*manifest.Manifest, len(listed))
+	for i, b := range listed {
+		out[i] = b.Manifest
+	}
+	return out, nil
+}
+
+// Backup is a complete backup and its verification record, if any.
+type Backup struct {
+	*manifest.Manifest
+	// Verification is nil when the backup was never verified.
+	Verification *manifest.Verification `json:"verification,omitempty"`
+	// VerificationError says why a stored record could not be used.
+	VerificationError string `json:"verificationError,omitempty"`
+}
+
+// List returns every complete backup with its verification record,
+// newest first; damaged manifests are reported through skip. A damaged
+// record is kept as VerificationError; a transient failure to read one
+// fails the listing.
+func (r Repo) List(ctx context.Context, skip func(id string, err error)) ([]Backup, error) {
+	return r.list(ctx, skip, true)
+}
+
+func (r Repo) list(ctx context.Context, skip func(id string, err error), verifications bool) ([]Backup, error) {
 	entries, err := r.Scan(ctx)
 	if err != nil {
 		return nil, err
 	}
-	var ids []string
+	var complete []Entry
 	for _, e := range slices.Backward(entries) {
 		if e.Complete {
-			ids = append(ids, e.ID)
+			complete = append(complete, e)
 		}
 	}
+	ids := make([]string, len(complete))
+	for i, e := range complete {
+		ids[i] = e.ID
+	}
 	manifests, errs := r.Manifests(ctx, ids)
-	out := make([]*manifest.Manifest, 0, len(ids))
+	out := make([]Backup, 0, len(ids))
 	for i, m := range manifests {
 		if errs[i] != nil {
 			if result.ReasonOf(errs[i]) != result.ReasonIntegrityFailed {
@@ -141,7 +215,19 @@ func (r Repo) Complete(ctx context.Context, skip func(id string, err error)) ([]
 			}
 			continue
 		}
-		out = append(out, m)
+		b := Backup{Manifest: m}
+		if verifications && complete[i].HasVerification() {
+			v, err := r.Verification(ctx, m.ID)
+			switch {
+			case err == nil:
+				b.Verification = v
+			case result.ReasonOf(err) == result.ReasonIntegrityFailed:
+				b.VerificationError = err.Error()
+			default:
+				return nil, err
+			}
+		}
+		out = append(out, b)
 	}
 	return out, nil
 }
@@ -164,10 +250,14 @@ func (r Repo) Manifests(ctx context.Context, ids []string) ([]*manifest.Manifest
 	return manifests, errs
 }
 
-// Selector names a backup: the latest, an id, or the newest at or before a
-// time.
+// LatestVerified is the Selector.ID of the newest backup whose
+// verification succeeded.
+const LatestVerified = "latest-verified"
+
+// Selector names a backup: the latest, the latest verified, an id, or the
+// newest at or before a time.
 type Selector struct {
-	// ID is "latest" (or empty) or a backup id.
+	// ID is "latest" (or empty), "latest-verified" or a backup id.
 	ID string
 	// At, when set, picks the newest complete backup started at or before it.
 	At time.Time
@@ -179,7 +269,8 @@ type Selector struct {
 
 // Resolve returns the manifest of the selected backup.
 func (r Repo) Resolve(ctx context.Context, sel Selector) (*manifest.Manifest, error) {
-	if sel.ID != "" && sel.ID != "latest" {
+	verified := sel.ID == LatestVerified
+	if sel.ID != "" && sel.ID != "latest" && !verified {
 		if _, _, err := manifest.ParseID(sel.ID); err != nil {
 			return nil, result.Wrap(result.ReasonConfigInvalid, err)
 		}
@@ -194,8 +285,24 @@ func (r Repo) Resolve(ctx context.Context, sel Selector) (*manifest.Manifest, er
 	// silently pick an older backup.
 	var lastErr error
 	for _, e := range slices.Backward(entries) {
-		if !e.Complete || (!sel.At.IsZero() && e.Started.After(sel.At)) {
+		if !e.Complete || (!sel.At.IsZero() && e.Started.After(sel.At)) || (verified && !e.HasVerification()) {
 			continue
+		}
+		if verified {
+			v, err := r.Verification(ctx, e.ID)
+			if err != nil && result.ReasonOf(err) != result.ReasonIntegrityFailed {
+				return nil, fmt.Errorf("read the verification record of backup %s: %w", e.ID, err)
+			}
+			if err != nil || !v.Succeeded() {
+				if err == nil {
+					err = result.Errorf(result.ReasonIntegrityFailed, "its verification failed: %s", v.Message)
+				}
+				lastErr = err
+				if sel.OnSkip != nil {
+					sel.OnSkip(e.ID, err)
+				}
+				continue
+			}
 		}
 		m, err := r.Manifest(ctx, e.ID)
 		if err != nil {
@@ -211,6 +318,9 @@ func (r Repo) Resolve(ctx context.Context, sel Selector) (*manifest.Manifest, er
 		return m, nil
 	}
 	where := "under this destination"
+	if verified {
+		where = "with a successful verification under this destination"
+	}
 	if !sel.At.IsZero() {
 		where = "started at or before " + sel.At.UTC().Format(time.RFC3339)
 	}

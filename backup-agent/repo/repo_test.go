@@ -130,7 +130,7 @@ func TestResolve(t *testing.T) {
 }
 
 func TestFormats(t *testing.T) {
-	ms, err := history(t).Complete(context.Background(), nil)
+	ms, err := history(t).List(context.Background(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -178,4 +178,87 @@ func TestResolveFailsOnTransientErrors(t *testing.T) {
 	if err != nil || m.ID != "20261102T000000Z" || strings.Join(skipped, ",") != "20261103T000000Z" {
 		t.Fatalf("Resolve = %v, %v, skipped %v; want the newest readable backup and the damaged one reported", m, err, skipped)
 	}
+}
+
+func putVerification(t *testing.T, s storage.Store, prefix, id, res string) {
+	t.Helper()
+	v := manifest.Verification{
+		SchemaVersion: manifest.VerificationSchemaVersion, BackupID: id, Result: res,
+		CheckedAt: time.Date(2026, 11, 10, 0, 0, 0, 0, time.UTC), RestoreSeconds: map[string]float64{"app": 2},
+	}
+	if res == manifest.VerificationFailed {
+		v.Reason, v.Message = "VerificationFailed", "table public.t: 9 rows restored, 10 recorded"
+		v.Tables = manifest.TableCheck{Checked: 1, Mismatched: 1}
+	}
+	b, err := v.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	put(t, s, manifest.VerificationKey(prefix, id), string(b))
+}
+
+// latest-verified picks the newest backup whose verification succeeded:
+// never an unverified newer one, never one whose verification failed, and
+// it says which newer verified-looking backups it passed over and why.
+func TestResolveLatestVerified(t *testing.T) {
+	mem := &storage.MemStore{}
+	for _, id := range []string{"20261101T000000Z", "20261102T000000Z", "20261103T000000Z", "20261104T000000Z", "20261105T000000Z"} {
+		putManifest(t, mem, "pg", id)
+	}
+	putVerification(t, mem, "pg", "20261101T000000Z", manifest.VerificationSucceeded)
+	putVerification(t, mem, "pg", "20261102T000000Z", manifest.VerificationSucceeded)
+	putVerification(t, mem, "pg", "20261103T000000Z", manifest.VerificationFailed)
+	put(t, mem, manifest.VerificationKey("pg", "20261104T000000Z"), "{garbage")
+	// 20261105T000000Z: never verified.
+	r := Repo{Store: mem, Prefix: "pg"}
+	var skipped []string
+	m, err := r.Resolve(context.Background(), Selector{ID: LatestVerified, OnSkip: func(id string, _ error) { skipped = append(skipped, id) }})
+	if err != nil || m.ID != "20261102T000000Z" {
+		t.Fatalf("Resolve(latest-verified) = %v, %v; want 20261102T000000Z", m, err)
+	}
+	if got := strings.Join(skipped, ","); got != "20261104T000000Z,20261103T000000Z" {
+		t.Errorf("skipped %q, want the damaged and the failed record", got)
+	}
+	m, err = r.Resolve(context.Background(), Selector{ID: LatestVerified, At: time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)})
+	if err != nil || m.ID != "20261101T000000Z" {
+		t.Fatalf("Resolve(latest-verified, at) = %v, %v", m, err)
+	}
+
+	empty := &storage.MemStore{}
+	putManifest(t, empty, "pg", "20261101T000000Z")
+	_, err = Repo{Store: empty, Prefix: "pg"}.Resolve(context.Background(), Selector{ID: LatestVerified})
+	if result.ExitCode(err) != result.ExitIntegrity || !strings.Contains(err.Error(), "successful verification") {
+		t.Fatalf("no verified backup: %v", err)
+	}
+
+	// A transient failure to read a record fails; it never falls back.
+	f := storagetest.NewFaulty(mem)
+	f.Inject(storagetest.Fault{Op: storagetest.OpGet, KeyContains: "20261102T000000Z/verification.json", Times: -1})
+	if _, err := (Repo{Store: f, Prefix: "pg"}).Resolve(context.Background(), Selector{ID: LatestVerified}); result.ReasonOf(err) != result.ReasonStorageFailed {
+		t.Fatalf("transient record read: %v, want StorageFailed", err)
+	}
+
+	bs, err := r.List(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var table bytes.Buffer
+	if err := WriteTable(&table, bs); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"20261105T000000Z": " -", "20261104T000000Z": "unreadable", "20261103T000000Z": "FAILED (VerificationFailed)", "20261102T000000Z": "yes 2026-11-10 (2s)"}
+	for id, col := range want {
+		if !strings.Contains(table.String(), id) || !lineOf(table.String(), id, col) {
+			t.Errorf("list row of %s lacks %q:\n%s", id, col, table.String())
+		}
+	}
+}
+
+func lineOf(table, id, want string) bool {
+	for _, l := range strings.Split(table, "\n") {
+		if strings.HasPrefix(l, id+" ") {
+			return strings.HasSuffix(strings.TrimRight(l, " "), want)
+		}
+	}
+	return false
 }

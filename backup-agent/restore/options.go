@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/pgbackup/pgbackup/backup-agent/crypt"
+	"github.com/pgbackup/pgbackup/backup-agent/repo"
 	"github.com/pgbackup/pgbackup/backup-agent/result"
 	"github.com/pgbackup/pgbackup/backup-agent/storage"
 )
@@ -18,7 +19,7 @@ import (
 type Options struct {
 	// Destination is where the backups are, as given to the backup.
 	Destination storage.Destination
-	// Backup is "latest" or a backup id.
+	// Backup is "latest", "latest-verified" or a backup id.
 	Backup string
 	// At picks the newest complete backup started at or before this time
 	// (RFC 3339 with Z or a UTC offset, or a backup id's YYYYMMDDTHHMMSSZ
@@ -66,7 +67,7 @@ func DefaultOptions() Options {
 // AddFlags registers the options as flags.
 func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	o.Destination.AddFlags(fs, "where the backups are")
-	fs.StringVar(&o.Backup, "backup", o.Backup, "backup to restore: latest or an id (see pgbackup list)")
+	fs.StringVar(&o.Backup, "backup", o.Backup, "backup to restore: latest, latest-verified (the newest whose restore verification succeeded) or an id (see pgbackup list)")
 	fs.StringVar(&o.At, "at", o.At, "restore the newest complete backup started at or before this time (RFC 3339 with Z or an offset, or YYYYMMDDTHHMMSSZ)")
 	fs.StringVar(&o.Database, "database", o.Database, "database of the backup to restore (required when the backup holds several)")
 	fs.StringVar(&o.Target, "target", o.Target, "database to restore into: postgres://USER[:PASSWORD]@HOST[:PORT]/DB[?sslmode=...] (required; the libpq environment fills the rest; password, passfile and sslpassword are passed to pg_restore and psql through their environment, never on the command line)")
@@ -101,7 +102,7 @@ func (o *Options) validate() (settings, error) {
 		if s.at, err = parseAt(o.At); err != nil {
 			errs = append(errs, err.Error())
 		}
-		if o.Backup != "" && o.Backup != "latest" {
+		if o.Backup != "" && o.Backup != "latest" && o.Backup != repo.LatestVerified {
 			errs = append(errs, "--at and --backup ID contradict each other: give one")
 		}
 	}

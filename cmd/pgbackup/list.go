@@ -22,7 +22,9 @@ func newListCommand(stdout, stderr io.Writer) *cobra.Command {
 		Use:   "list --destination s3://BUCKET/PREFIX [-o table|json]",
 		Short: "List the complete backups under a destination, newest first",
 		Long: `List the complete backups (those with a manifest) under a destination, newest
-first. Incomplete backups (a run that failed or was interrupted) are not
+first, with the result of their restore verification (VERIFIED: the day and
+the restore time, FAILED with the reason, or "-" when never verified).
+Incomplete backups (a run that failed or was interrupted) are not
 listed: they are not backups. S3 is reached through the AWS SDK's standard
 chain (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION, AWS_ENDPOINT_URL_S3).
 
@@ -37,7 +39,7 @@ chain (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION, AWS_ENDPOINT_URL_S3
 		},
 	}
 	o.destination.AddFlags(cmd.Flags(), "where the backups are")
-	cmd.Flags().StringVarP(&o.output, "output", "o", "table", "output format: table or json (an array of manifests)")
+	cmd.Flags().StringVarP(&o.output, "output", "o", "table", "output format: table or json (an array of manifests, each with its verification record when it has one)")
 	return cmd
 }
 
@@ -49,7 +51,7 @@ func runList(cmd *cobra.Command, log logr.Logger, stdout io.Writer, o listOption
 	if err != nil {
 		return err
 	}
-	ms, err := r.Complete(cmd.Context(), func(id string, err error) {
+	ms, err := r.List(cmd.Context(), func(id string, err error) {
 		log.Error(err, "Skipping a backup whose manifest cannot be used", "backupId", id)
 	})
 	if err != nil {
