@@ -84,12 +84,20 @@ func Apply(ctx context.Context, log logr.Logger, r repo.Repo, p Policy, o Option
 	if err := checkTrust(entries, valid, now, o.maxSkew()); err != nil {
 		return rep, err
 	}
+	verified, err := newestVerified(ctx, log, r, entries, valid)
+	if err != nil {
+		return rep, err
+	}
 	byID := map[string]repo.Entry{}
 	var backups []Backup
 	for _, e := range entries {
 		byID[e.ID] = e
 		if valid[e.ID] {
-			backups = append(backups, Backup{ID: e.ID, Started: e.Started, Protected: o.Protect[e.ID]})
+			why := o.Protect[e.ID]
+			if why == "" && e.ID == verified {
+				why = "newest verified backup"
+			}
+			backups = append(backups, Backup{ID: e.ID, Started: e.Started, Protected: why})
 		}
 	}
 	for _, d := range Decide(backups, p, now) {
@@ -107,6 +115,31 @@ func Apply(ctx context.Context, log logr.Logger, r repo.Repo, p Policy, o Option
 		log.Info("Deleted backup by retention", "backupId", d.ID, "started", d.Started.UTC().Format(time.RFC3339))
 	}
 	return rep, sweep(ctx, log, r, entries, now, o, &rep)
+}
+
+// newestVerified returns the id of the newest valid backup whose
+// verification succeeded ("" when none): retention never deletes it, so
+// that a backup proven to restore always remains, whatever the policy.
+// A record that cannot be read for a transient reason stops retention
+// before anything is deleted; a damaged one is passed over.
+func newestVerified(ctx context.Context, log logr.Logger, r repo.Repo, entries []repo.Entry, valid map[string]bool) (string, error) {
+	for _, e := range slices.Backward(entries) {
+		if !valid[e.ID] || !e.HasVerification() {
+			continue
+		}
+		v, err := r.Verification(ctx, e.ID)
+		if err != nil {
+			if result.ReasonOf(err) == result.ReasonIntegrityFailed {
+				log.Info("Ignoring a damaged verification record (warning)", "backupId", e.ID, "why", err.Error())
+				continue
+			}
+			return "", fmt.Errorf("retention stopped before deleting anything: %w", err)
+		}
+		if v.Succeeded() {
+			return e.ID, nil
+		}
+	}
+	return "", nil
 }
 
 func (o Options) maxSkew() time.Duration {

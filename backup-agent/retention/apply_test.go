@@ -206,6 +206,62 @@ func TestRetentionKeepsTheBackupThisRunCommitted(t *testing.T) {
 	}
 }
 
+func verification(t *testing.T, s storage.Store, id, res string) {
+	t.Helper()
+	v := manifest.Verification{SchemaVersion: manifest.VerificationSchemaVersion, BackupID: id, Result: res, RestoreSeconds: map[string]float64{}}
+	if res == manifest.VerificationFailed {
+		v.Reason = "VerificationFailed"
+	}
+	b, _ := v.Marshal()
+	store(t, s, manifest.VerificationKey("pg", id), string(b))
+}
+
+// The newest backup proven to restore is never deleted, whatever the
+// policy: if every newer backup turns out to be unrestorable, the one
+// that was restored stays. A failed or damaged record protects nothing,
+// and a transient failure to read a record deletes nothing.
+func TestRetentionKeepsTheNewestVerifiedBackup(t *testing.T) {
+	c := &clock{t: time.Date(2026, 11, 29, 3, 0, 0, 0, time.UTC)}
+	s := newStore(c)
+	ids := []string{"20261125T010000Z", "20261126T010000Z", "20261127T010000Z", "20261128T010000Z", "20261129T010000Z"}
+	for _, id := range ids {
+		completeBackup(t, s, id)
+	}
+	verification(t, s, ids[0], manifest.VerificationSucceeded)
+	verification(t, s, ids[1], manifest.VerificationSucceeded) // the newest verified
+	verification(t, s, ids[2], manifest.VerificationFailed)
+	store(t, s, manifest.VerificationKey("pg", ids[3]), "{damaged")
+	r := repo.Repo{Store: s, Prefix: "pg"}
+
+	f := storagetest.NewFaulty(s)
+	f.Inject(storagetest.Fault{Op: storagetest.OpGet, KeyContains: ids[1] + "/verification.json", Times: -1})
+	before := allKeys(t, s)
+	if _, err := Apply(context.Background(), testr.New(t), repo.Repo{Store: f, Prefix: "pg"}, Policy{KeepLast: 1}, opts(c, false)); err == nil {
+		t.Fatal("retention went on after failing to read a verification record")
+	}
+	if allKeys(t, s) != before {
+		t.Fatal("retention deleted something after failing to read a verification record")
+	}
+
+	rep, err := Apply(context.Background(), testr.New(t), r, Policy{KeepLast: 1}, opts(c, false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kept, deleted []string
+	for _, d := range rep.Kept {
+		kept = append(kept, d.ID)
+	}
+	for _, d := range rep.Deleted {
+		deleted = append(deleted, d.ID)
+	}
+	if strings.Join(kept, ",") != ids[4]+","+ids[1] || strings.Join(deleted, ",") != ids[3]+","+ids[2]+","+ids[0] {
+		t.Fatalf("kept %v, deleted %v; want the newest and the newest verified kept", kept, deleted)
+	}
+	if keys := allKeys(t, s); strings.Contains(keys, ids[0]+"/") || strings.Contains(keys, ids[2]+"/verification.json") {
+		t.Fatalf("a deleted backup's verification record stayed: %s", keys)
+	}
+}
+
 // Manifests that do not validate (garbage, a foreign tool's, a newer
 // schema, one listing no data) are kept but fill no slot: keepLast 2
 // still keeps two restorable backups.
