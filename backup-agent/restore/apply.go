@@ -234,6 +234,9 @@ func applyGlobals(ctx context.Context, log logr.Logger, script []byte, p plan) e
 	for _, line := range strings.Split(strings.TrimSpace(notes.String()), "\n") {
 		if line != "" {
 			log.Info("Globals: statement skipped (warning)", "psql", line)
+			if p.warn != nil {
+				p.warn("globals: " + line)
+			}
 		}
 	}
 	return err

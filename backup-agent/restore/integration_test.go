@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -781,7 +782,7 @@ func TestRestoreSelection(t *testing.T) {
 			}
 			// The listed manifest is the stored one, and describes the stored object.
 			stored := e.manifest(t, "pg", m.ID)
-			if stored.Databases[0] != m.Databases[0] || !stored.StartedAt.Equal(m.StartedAt) {
+			if !reflect.DeepEqual(stored.Databases[0], m.Databases[0]) || !stored.StartedAt.Equal(m.StartedAt) {
 				t.Errorf("list shows %+v for %s, the stored manifest says %+v", m.Databases[0], m.ID, stored.Databases[0])
 			}
 			if obj := e.get(t, m.Databases[0].Key); sha256Hex(obj) != m.Databases[0].SHA256 || int64(len(obj)) != m.Databases[0].Size {

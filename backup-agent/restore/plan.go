@@ -36,6 +36,9 @@ type plan struct {
 	// skipped are newer backups passed over because their manifests are
 	// damaged.
 	skipped []skippedBackup
+	// warn, when set, is told of every warning the restore logs (a globals
+	// statement that failed).
+	warn func(string)
 }
 
 // skippedBackup is a backup that --backup latest or --at passed over.

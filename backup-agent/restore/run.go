@@ -42,6 +42,27 @@ func Run(ctx context.Context, log logr.Logger, opts Options, deps Deps, out io.W
 	if opts.DryRun {
 		return printPlan(ctx, log, out, p)
 	}
+	return execute(ctx, log, store, p)
+}
+
+// Manifest restores database opts.Database of the backup m describes,
+// already resolved, with the rails of Run; warn is told of every warning
+// the restore would only log. It is the restore step of verification.
+func Manifest(ctx context.Context, log logr.Logger, opts Options, store storage.Store, m *manifest.Manifest, warn func(string)) error {
+	set, err := opts.validate()
+	if err != nil {
+		return err
+	}
+	p, err := buildPlan(m, opts, set, nil)
+	if err != nil {
+		return err
+	}
+	p.warn = warn
+	return execute(ctx, log, store, p)
+}
+
+// execute runs a planned restore.
+func execute(ctx context.Context, log logr.Logger, store storage.Store, p plan) error {
 	// Before the target is touched: a tool that cannot read the backup
 	// would fail part-way through.
 	if err := requireTool(ctx, log, p); err != nil {

@@ -21,7 +21,8 @@ const exitCodesHelp = `Exit codes:
   3    ConnectionFailed / AuthFailed: PostgreSQL unreachable or authentication refused
   4    DumpFailed / RestoreFailed: pg_dump, pg_restore or psql failed
   5    StorageFailed: S3 unreachable, access denied, bucket missing
-  6    IntegrityFailed: checksum mismatch, missing manifest, corrupt or undecryptable data
+  6    IntegrityFailed / VerificationFailed: checksum mismatch, missing manifest, corrupt or
+       undecryptable data; a restored backup that differs from what it recorded
   7    Refused: a safety rail said no
   130  Interrupted: SIGINT or SIGTERM; nothing half-committed`
 
@@ -49,6 +50,7 @@ verifies and restores them, and runs as a Kubernetes controller.
 		newBackupCommand(stderr),
 		newListCommand(stdout, stderr),
 		newRestoreCommand(stdout, stderr),
+		newVerifyCommand(stderr),
 		newControllerCommand(stderr),
 		newTriggerCommand(stdout),
 		newPruneCommand(stdout, stderr),

@@ -28,9 +28,12 @@ socket_dir=/var/run/postgresql
 if [ -s "$PGDATA/PG_VERSION" ]; then
 	log "database directory $PGDATA already initialised; skipping initialisation"
 else
-	if [ -z "${POSTGRES_PASSWORD:-}" ]; then
-		die "POSTGRES_PASSWORD must be set to a non-empty value"
-	fi
+	auth="${POSTGRES_HOST_AUTH_METHOD:-scram-sha-256}"
+	case "$auth" in
+	scram-sha-256) [ -n "${POSTGRES_PASSWORD:-}" ] || die "POSTGRES_PASSWORD must be set to a non-empty value (or POSTGRES_HOST_AUTH_METHOD=trust for a server that listens on loopback only)" ;;
+	trust) log "POSTGRES_HOST_AUTH_METHOD=trust: every connection is accepted without a password; listen on 127.0.0.1 only (-c listen_addresses=127.0.0.1)" ;;
+	*) die "POSTGRES_HOST_AUTH_METHOD must be scram-sha-256 or trust, not $auth" ;;
+	esac
 	mkdir -p "$PGDATA" || die "cannot create $PGDATA"
 	[ -w "$PGDATA" ] || die "$PGDATA is not writable by uid $(id -u); chown it to 999:999"
 	chmod 0700 "$PGDATA" 2>/dev/null || true
@@ -44,20 +47,26 @@ else
 	}
 	trap cleanup_failed_init ERR
 
-	pwfile="$(mktemp)"
-	chmod 0600 "$pwfile"
-	printf '%s\n' "$POSTGRES_PASSWORD" >"$pwfile"
+	pwopt=()
+	if [ "$auth" != trust ]; then
+		# The password goes to initdb through a private file, never a
+		# command line.
+		pwfile="$(mktemp)"
+		chmod 0600 "$pwfile"
+		printf '%s\n' "$POSTGRES_PASSWORD" >"$pwfile"
+		pwopt=(--pwfile="$pwfile")
+	fi
 	# C locale: always present in the slim image and sorts the same everywhere.
-	initdb --username="$POSTGRES_USER" --pwfile="$pwfile" \
-		--auth-local=trust --auth-host=scram-sha-256 \
+	initdb --username="$POSTGRES_USER" "${pwopt[@]}" \
+		--auth-local=trust --auth-host="$auth" \
 		--encoding=UTF8 --locale=C >/dev/null
-	rm -f "$pwfile"
+	[ -z "${pwfile:-}" ] || rm -f "$pwfile"
 
-	cat >>"$PGDATA/pg_hba.conf" <<-'EOF'
+	cat >>"$PGDATA/pg_hba.conf" <<-EOF
 
-		# pgbackup-test: password (SCRAM) logins from any address.
-		host    all             all             0.0.0.0/0               scram-sha-256
-		host    all             all             ::/0                    scram-sha-256
+		# pgbackup-test: $auth logins from any address.
+		host    all             all             0.0.0.0/0               $auth
+		host    all             all             ::/0                    $auth
 	EOF
 
 	cat >>"$PGDATA/postgresql.conf" <<-EOF
