@@ -184,7 +184,7 @@ func (o *Options) loadChecks() ([]Check, error) {
 // databaseURL is the target URL naming database db.
 func (s settings) databaseURL(db string) string {
 	u := *s.target
-	u.Path = "/" + db
-	u.RawPath = ""
+	// Escaped whole, so that a "/" in a name stays part of it.
+	u.Path, u.RawPath = "/"+db, "/"+url.PathEscape(db)
 	return u.String()
 }
