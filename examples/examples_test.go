@@ -146,3 +146,51 @@ func createOnAPIServer(t *testing.T, objs []*unstructured.Unstructured) {
 		}
 	}
 }
+
+// TestVerifyExample checks examples/verify.yaml like the main example: it
+// decodes strictly, the controller accepts its spec.verify (the schedule
+// parses, the encrypted backups come with an identity), every Secret key
+// it names is in the file, and the API server accepts it.
+func TestVerifyExample(t *testing.T) {
+	secrets := map[string]corev1.Secret{}
+	var pb *v1alpha1.PostgresBackup
+	var objs []*unstructured.Unstructured
+	for _, doc := range documents(t, "verify.yaml") {
+		u := &unstructured.Unstructured{}
+		if err := u.UnmarshalJSON(doc); err != nil {
+			t.Fatal(err)
+		}
+		objs = append(objs, u)
+		switch u.GetKind() {
+		case "Secret":
+			var s corev1.Secret
+			if err := yaml.UnmarshalStrict(doc, &s); err != nil {
+				t.Fatalf("Secret: %v", err)
+			}
+			secrets[s.Name] = s
+		case "PostgresBackup":
+			pb = &v1alpha1.PostgresBackup{}
+			if err := yaml.UnmarshalStrict(doc, pb); err != nil {
+				t.Fatalf("PostgresBackup does not decode strictly into the API types: %v", err)
+			}
+		}
+	}
+	if pb == nil || pb.Spec.Verify == nil {
+		t.Fatal("no PostgresBackup with spec.verify")
+	}
+	if _, _, err := builder.Schedule(&pb.Spec); err != nil {
+		t.Errorf("schedule: %v", err)
+	}
+	if err := builder.ValidateVerify(&pb.Spec); err != nil {
+		t.Errorf("spec.verify: %v", err)
+	}
+	refs := []v1alpha1.SecretKeyRef{*pb.Spec.Postgres.PasswordSecretRef, *pb.Spec.Verify.AgeIdentitySecretRef,
+		{Name: pb.Spec.Destination.S3.CredentialsSecretRef.Name, Key: builder.KeyAccessKeyID},
+		{Name: pb.Spec.Destination.S3.CredentialsSecretRef.Name, Key: builder.KeySecretAccessKey}}
+	for _, ref := range refs {
+		if _, ok := secrets[ref.Name].StringData[ref.Key]; !ok {
+			t.Errorf("Secret key %s/%s is not in the example", ref.Name, ref.Key)
+		}
+	}
+	createOnAPIServer(t, objs)
+}

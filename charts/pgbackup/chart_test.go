@@ -265,11 +265,12 @@ func TestDeployment(t *testing.T) {
 		t.Errorf("imagePullPolicy %q", c.ImagePullPolicy)
 	}
 	for flag, want := range map[string]string{
-		"--health-probe-bind-address": ":8081",
-		"--metrics-bind-address":      ":8080",
-		"--leader-elect":              "",
-		"--leader-election-namespace": namespace,
-		"--log-level":                 "info",
+		"--health-probe-bind-address":      ":8081",
+		"--metrics-bind-address":           ":8080",
+		"--leader-elect":                   "",
+		"--leader-election-namespace":      namespace,
+		"--log-level":                      "info",
+		"--verify-postgres-image-template": "postgres:{major}",
 	} {
 		if got, ok := args[flag]; !ok || got != want {
 			t.Errorf("%s=%q (set: %v), want %q", flag, got, ok, want)
@@ -310,12 +311,16 @@ func TestDeployment(t *testing.T) {
 	d, args = controllerContainer(t,
 		"image.registry=registry.example.com/ops", "image.tag=v9.9.9",
 		"agent.image.registry=registry.example.com/ops/", "agent.image.repository=pgbackup-agent-pg18", "agent.image.digest="+digest,
-		"watchNamespaces={shop,billing}", "leaderElection.enabled=false", "metrics.enabled=false")
+		"watchNamespaces={shop,billing}", "leaderElection.enabled=false", "metrics.enabled=false",
+		"verify.postgresImageTemplate=registry.example.com/ops/postgres:{major}-bookworm")
 	if got := d.Spec.Template.Spec.Containers[0].Image; got != "registry.example.com/ops/pgbackup-controller:v9.9.9" {
 		t.Errorf("image %q", got)
 	}
 	if got := args["--agent-image"]; got != "registry.example.com/ops/pgbackup-agent-pg18@"+digest {
 		t.Errorf("--agent-image=%q", got)
+	}
+	if got := args["--verify-postgres-image-template"]; got != "registry.example.com/ops/postgres:{major}-bookworm" {
+		t.Errorf("--verify-postgres-image-template=%q", got)
 	}
 	if got := args["--watch-namespaces"]; got != "shop,billing" {
 		t.Errorf("--watch-namespaces=%q", got)
@@ -385,6 +390,9 @@ func TestSchemaRejectsBadValues(t *testing.T) {
 		{"metrics.prometheusRule.runningTooLong.maxDuration=3 hours", "maxDuration"},
 		{"metrics.prometheusRule.warnings.for=soon", "for"},
 		{"metrics.prometheusRule.metricsAbsent.for=30", "for"},
+		{"metrics.prometheusRule.verificationFailed.for=later", "for"},
+		{"verify.postgresImageTemplate=", "postgresImageTemplate"},
+		{"verify.postgresImageTemplate=postgres {major}", "postgresImageTemplate"},
 		{"metrics.prometheusRule.controllerDown.selector=up{job}", "selector"},
 		{"metrics.prometheusRule.controllerDown.severity=", "severity"},
 		{"unknownKey=1", "unknownKey"},
@@ -520,12 +528,14 @@ func TestMonitoring(t *testing.T) {
 var (
 	allAlerts = []string{
 		"PgBackupLastBackupFailed", "PgBackupStale", "PgBackupNeverSucceeded", "PgBackupNoSuccessSinceCreation",
-		"PgBackupRunningTooLong", "PgBackupWarnings", "PgBackupControllerDown", "PgBackupMetricsAbsent",
+		"PgBackupRunningTooLong", "PgBackupWarnings", "PgBackupVerificationFailed", "PgBackupUnverified",
+		"PgBackupControllerDown", "PgBackupMetricsAbsent",
 	}
 	alertValues = map[string]string{
 		"PgBackupLastBackupFailed": "lastBackupFailed", "PgBackupStale": "stale", "PgBackupNeverSucceeded": "neverSucceeded",
 		"PgBackupNoSuccessSinceCreation": "noSuccessSinceCreation", "PgBackupRunningTooLong": "runningTooLong",
-		"PgBackupWarnings": "warnings", "PgBackupControllerDown": "controllerDown", "PgBackupMetricsAbsent": "metricsAbsent",
+		"PgBackupWarnings": "warnings", "PgBackupVerificationFailed": "verificationFailed", "PgBackupUnverified": "unverified",
+		"PgBackupControllerDown": "controllerDown", "PgBackupMetricsAbsent": "metricsAbsent",
 	}
 )
 

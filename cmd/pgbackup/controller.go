@@ -3,11 +3,13 @@ package main
 import (
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/spf13/cobra"
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	"github.com/pgbackup/pgbackup/backup-agent/result"
+	"github.com/pgbackup/pgbackup/controller/builder"
 	"github.com/pgbackup/pgbackup/controller/manager"
 	"github.com/pgbackup/pgbackup/internal/logging"
 )
@@ -27,6 +29,9 @@ service account.`,
 			if opts.AgentImage == "" {
 				return result.Errorf(result.ReasonConfigInvalid, "--agent-image is required")
 			}
+			if strings.TrimSpace(opts.VerifyPostgresImageTemplate) == "" {
+				return result.Errorf(result.ReasonConfigInvalid, "--verify-postgres-image-template must not be empty")
+			}
 			log, err := logging.New(stderr, logLevel)
 			if err != nil {
 				return result.Wrap(result.ReasonConfigInvalid, err)
@@ -40,7 +45,8 @@ service account.`,
 			if err != nil {
 				return result.Wrap(result.ReasonConfigInvalid, err)
 			}
-			log.Info("Starting the controller", "agentImage", opts.AgentImage, "namespaces", opts.WatchNamespaces)
+			log.Info("Starting the controller", "agentImage", opts.AgentImage,
+				"verifyPostgresImageTemplate", opts.VerifyPostgresImageTemplate, "namespaces", opts.WatchNamespaces)
 			if err := mgr.Start(cmd.Context()); err != nil {
 				return fmt.Errorf("controller: %w", err)
 			}
@@ -49,6 +55,8 @@ service account.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&opts.AgentImage, "agent-image", "", "image of the backup agent the CronJobs run (required)")
+	f.StringVar(&opts.VerifyPostgresImageTemplate, "verify-postgres-image-template", builder.DefaultVerifyImageTemplate,
+		`scratch PostgreSQL image of restore verifications whose spec.verify.postgresImage is unset; "{major}" becomes the major of the backed-up server (17 until a backup reported it)`)
 	f.StringVar(&opts.MetricsBindAddress, "metrics-bind-address", ":8080", `address of the /metrics endpoint ("0" turns it off)`)
 	f.StringVar(&opts.HealthProbeBindAddress, "health-probe-bind-address", ":8081", `address of /healthz and /readyz ("0" turns them off)`)
 	f.BoolVar(&opts.LeaderElect, "leader-elect", false, "elect a leader so only one replica is active")

@@ -15,6 +15,8 @@ func TestControllerAndTriggerUsage(t *testing.T) {
 		wantErr  string
 	}{
 		{"agent image required", []string{"controller"}, 2, "--agent-image is required"},
+		{"verify image template not empty", []string{"controller", "--agent-image=a", "--verify-postgres-image-template= "}, 2,
+			"--verify-postgres-image-template must not be empty"},
 		{"trigger needs a name", []string{"trigger"}, 2, "accepts 1 arg(s), received 0"},
 		{"trigger bad output", []string{"trigger", "x", "--kubeconfig-does-not-exist"}, 2, "unknown flag"},
 	}

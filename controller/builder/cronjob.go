@@ -74,8 +74,13 @@ const (
 
 // Options are the controller-wide settings of the built objects.
 type Options struct {
-	// AgentImage runs the agent (`pgbackup backup`).
+	// AgentImage runs the agent (`pgbackup backup`, `pgbackup verify`).
 	AgentImage string
+	// VerifyImageTemplate is the scratch PostgreSQL server's image of
+	// verification runs whose spec names none: "{major}" is replaced with
+	// the major of the last backed-up server. DefaultVerifyImageTemplate
+	// when empty.
+	VerifyImageTemplate string
 }
 
 // Labels are the labels of every object built for pb.
@@ -161,48 +166,74 @@ func jobSpec(pb *v1alpha1.PostgresBackup, opts Options) batchv1.JobSpec {
 	return batchv1.JobSpec{
 		BackoffLimit:          ptr.To(ptr.Deref(spec.BackoffLimit, DefaultBackoffLimit)),
 		ActiveDeadlineSeconds: ptr.To(activeDeadlineSeconds(spec)),
-		// A retry cannot fix a bad configuration or a safety rail; an
-		// evicted pod is not the agent's failure and does not count.
-		PodFailurePolicy: &batchv1.PodFailurePolicy{Rules: []batchv1.PodFailurePolicyRule{
-			{
-				Action: batchv1.PodFailurePolicyActionFailJob,
-				OnExitCodes: &batchv1.PodFailurePolicyOnExitCodesRequirement{
-					ContainerName: ptr.To(ContainerName),
-					Operator:      batchv1.PodFailurePolicyOnExitCodesOpIn,
-					Values:        []int32{result.ExitConfig, result.ExitRefused},
-				},
-			},
-			{
-				Action:          batchv1.PodFailurePolicyActionIgnore,
-				OnPodConditions: []batchv1.PodFailurePolicyOnPodConditionsPattern{{Type: corev1.DisruptionTarget, Status: corev1.ConditionTrue}},
-			},
-		}},
-		Template: podTemplate(pb, opts),
+		PodFailurePolicy:      podFailurePolicy(ContainerName),
+		Template:              podTemplate(pb, opts),
 	}
 }
 
-func podTemplate(pb *v1alpha1.PostgresBackup, opts Options) corev1.PodTemplateSpec {
-	o := pb.Spec.PodTemplate.DeepCopy() // the built object shares nothing with pb
-	if o == nil {
-		o = &v1alpha1.PodTemplateOverrides{}
+// podFailurePolicy: a retry cannot fix a bad configuration or a safety
+// rail; an evicted pod is not the agent's failure and does not count.
+func podFailurePolicy(container string) *batchv1.PodFailurePolicy {
+	return &batchv1.PodFailurePolicy{Rules: []batchv1.PodFailurePolicyRule{
+		{
+			Action: batchv1.PodFailurePolicyActionFailJob,
+			OnExitCodes: &batchv1.PodFailurePolicyOnExitCodesRequirement{
+				ContainerName: ptr.To(container),
+				Operator:      batchv1.PodFailurePolicyOnExitCodesOpIn,
+				Values:        []int32{result.ExitConfig, result.ExitRefused},
+			},
+		},
+		{
+			Action:          batchv1.PodFailurePolicyActionIgnore,
+			OnPodConditions: []batchv1.PodFailurePolicyOnPodConditionsPattern{{Type: corev1.DisruptionTarget, Status: corev1.ConditionTrue}},
+		},
+	}}
+}
+
+// podMeta is the pod template's metadata: the overrides' labels and
+// annotations, then ours (which win: the controller selects by them).
+func podMeta(pb *v1alpha1.PostgresBackup, o *v1alpha1.PodTemplateOverrides, labels map[string]string) metav1.ObjectMeta {
+	l := maps.Clone(o.Labels)
+	if l == nil {
+		l = map[string]string{}
 	}
-	labels := maps.Clone(o.Labels)
-	if labels == nil {
-		labels = map[string]string{}
-	}
-	maps.Copy(labels, Labels(pb)) // ours win: the controller selects by them
+	maps.Copy(l, labels)
 	annotations := maps.Clone(o.Annotations)
 	if annotations == nil {
 		annotations = map[string]string{}
 	}
 	annotations[AnnotationBackup] = pb.Name
+	return metav1.ObjectMeta{Labels: l, Annotations: annotations}
+}
 
+// overrides is a copy of pb's pod template overrides (the built object
+// shares nothing with pb), empty when there are none.
+func overrides(pb *v1alpha1.PostgresBackup) *v1alpha1.PodTemplateOverrides {
+	if o := pb.Spec.PodTemplate.DeepCopy(); o != nil {
+		return o
+	}
+	return &v1alpha1.PodTemplateOverrides{}
+}
+
+// agentSecurityContext is the agent container's: nothing but its volumes
+// is writable, and it can gain nothing.
+func agentSecurityContext() *corev1.SecurityContext {
+	return &corev1.SecurityContext{
+		AllowPrivilegeEscalation: ptr.To(false),
+		ReadOnlyRootFilesystem:   ptr.To(true),
+		RunAsNonRoot:             ptr.To(true),
+		Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
+	}
+}
+
+func podTemplate(pb *v1alpha1.PostgresBackup, opts Options) corev1.PodTemplateSpec {
+	o := overrides(pb)
 	spool := corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}
 	if claim := SpoolClaimName(pb); claim != "" {
 		spool = corev1.VolumeSource{PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: claim}}
 	}
 	return corev1.PodTemplateSpec{
-		ObjectMeta: metav1.ObjectMeta{Labels: labels, Annotations: annotations},
+		ObjectMeta: podMeta(pb, o, Labels(pb)),
 		Spec: corev1.PodSpec{
 			RestartPolicy: corev1.RestartPolicyNever,
 			// See TerminationGracePeriodSeconds: the agent's cleanup after
@@ -234,12 +265,7 @@ func podTemplate(pb *v1alpha1.PostgresBackup, opts Options) corev1.PodTemplateSp
 					{Name: "spool", MountPath: SpoolDir},
 					{Name: "tmp", MountPath: "/tmp"},
 				},
-				SecurityContext: &corev1.SecurityContext{
-					AllowPrivilegeEscalation: ptr.To(false),
-					ReadOnlyRootFilesystem:   ptr.To(true),
-					RunAsNonRoot:             ptr.To(true),
-					Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
-				},
+				SecurityContext: agentSecurityContext(),
 			}},
 			Volumes: []corev1.Volume{
 				{Name: "spool", VolumeSource: spool},
@@ -294,12 +320,9 @@ func agentEnv(pb *v1alpha1.PostgresBackup) []corev1.EnvVar {
 	if e := spec.Encryption; e != nil {
 		add("PGBACKUP_AGE_RECIPIENT", strings.Join(e.AgeRecipients, ","))
 	}
-	// Unset: the agent's own defaults apply (5m and 2m).
+	// Unset: the agent's own default applies (5m).
 	if d := spec.LockWaitTimeout; d != nil {
 		add("PGBACKUP_LOCK_WAIT_TIMEOUT", d.Duration.String())
-	}
-	if d := spec.Destination.S3.RequestTimeout; d != nil {
-		add("PGBACKUP_S3_REQUEST_TIMEOUT", d.Duration.String())
 	}
 	add("PGBACKUP_SPOOL_DIR", SpoolDir)
 	add("PGBACKUP_TERMINATION_LOG", TerminationLog)
@@ -315,7 +338,25 @@ func agentEnv(pb *v1alpha1.PostgresBackup) []corev1.EnvVar {
 		env = append(env, secretEnv("PGPASSWORD", ref.Name, ref.Key, false))
 	}
 
-	s3 := &spec.Destination.S3
+	return append(env, storageEnv(pb)...)
+}
+
+// storageEnv is how every agent subcommand reaches the bucket, besides
+// PGBACKUP_DESTINATION: the AWS SDK's variables (credentials as secretKeyRefs)
+// and the agent's S3 flags. The backup and the verify containers share it,
+// so they always read the same bucket the same way.
+func storageEnv(pb *v1alpha1.PostgresBackup) []corev1.EnvVar {
+	s3 := &pb.Spec.Destination.S3
+	var env []corev1.EnvVar
+	add := func(name, value string) {
+		if value != "" {
+			env = append(env, corev1.EnvVar{Name: name, Value: value})
+		}
+	}
+	// Unset: the agent's own default applies (2m).
+	if d := s3.RequestTimeout; d != nil {
+		add("PGBACKUP_S3_REQUEST_TIMEOUT", d.Duration.String())
+	}
 	if ref := s3.CredentialsSecretRef; ref != nil {
 		env = append(env,
 			secretEnv(KeyAccessKeyID, ref.Name, KeyAccessKeyID, false),

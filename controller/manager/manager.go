@@ -33,6 +33,10 @@ const LeaderElectionID = "controller.pgbackup.dev"
 type Options struct {
 	// AgentImage is the image of the backup agent (required).
 	AgentImage string
+	// VerifyPostgresImageTemplate is the scratch PostgreSQL image of
+	// verifications whose spec names none; "{major}" becomes the backed-up
+	// server's major. builder.DefaultVerifyImageTemplate when empty.
+	VerifyPostgresImageTemplate string
 	// MetricsBindAddress serves /metrics; "0" turns it off.
 	MetricsBindAddress string
 	// HealthProbeBindAddress serves /healthz and /readyz; "0" turns it off.
@@ -110,7 +114,7 @@ func New(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 		Client:   mgr.GetClient(),
 		Recorder: mgr.GetEventRecorder("pgbackup-controller"),
 		Metrics:  m,
-		Options:  builder.Options{AgentImage: opts.AgentImage},
+		Options:  builder.Options{AgentImage: opts.AgentImage, VerifyImageTemplate: opts.VerifyPostgresImageTemplate},
 	}
 	if err := r.SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("set up controller: %w", err)

@@ -10,6 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/pgbackup/pgbackup/controller/api/v1alpha1"
+	"github.com/pgbackup/pgbackup/controller/builder"
 )
 
 // Metrics are the backup metrics, labelled by namespace and name.
@@ -21,6 +22,12 @@ type Metrics struct {
 	lastWarnings *prometheus.GaugeVec
 	runs         *prometheus.CounterVec
 	running      *runningCollector
+
+	lastVerifyResult *prometheus.GaugeVec
+	lastVerified     *prometheus.GaugeVec
+	restoreSeconds   *prometheus.GaugeVec
+	verifyMaxAge     *prometheus.GaugeVec
+	verifyEnabled    *prometheus.GaugeVec
 }
 
 var labels = []string{"namespace", "name"}
@@ -55,7 +62,34 @@ func New() *Metrics {
 			Help: "Finished backup runs seen by the controller, by result (Succeeded or Failed) and reason.",
 		}, append(labels, "result", "reason")),
 		running: newRunningCollector(),
+		lastVerifyResult: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "pgbackup_last_verification_succeeded",
+			Help: "1 when the latest finished restore verification succeeded, 0 when it failed; absent before the first " +
+				"and without spec.verify. Read from the resource's status.lastVerification.",
+		}, labels),
+		lastVerified: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "pgbackup_last_verified_timestamp_seconds",
+			Help: "Unix time the last successful restore verification finished; absent before the first.",
+		}, labels),
+		restoreSeconds: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "pgbackup_restore_seconds",
+			Help: "How long restoring the backup took in the last successful verification: what a restore costs.",
+		}, labels),
+		verifyMaxAge: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "pgbackup_verify_max_age_seconds",
+			Help: "The resource's spec.verify.maxAge (default 8 days): how old the last successful verification may be. " +
+				"Present exactly while spec.verify is set.",
+		}, labels),
+		verifyEnabled: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "pgbackup_verify_enabled_timestamp_seconds",
+			Help: "Unix time verification was enabled (its CronJob was created), for alerting on a verification that never succeeded.",
+		}, labels),
 	}
+}
+
+// verifyGauges are the series of spec.verify.
+func (m *Metrics) verifyGauges() []**prometheus.GaugeVec {
+	return []**prometheus.GaugeVec{&m.lastVerifyResult, &m.lastVerified, &m.restoreSeconds, &m.verifyMaxAge, &m.verifyEnabled}
 }
 
 // Register adds the metrics to r. Collectors r already has (a manager
@@ -84,6 +118,9 @@ func (m *Metrics) Register(r prometheus.Registerer) error {
 	gauge(&m.lastDuration)
 	gauge(&m.lastSize)
 	gauge(&m.lastWarnings)
+	for _, g := range m.verifyGauges() {
+		gauge(g)
+	}
 	adopt(m.runs, func(c prometheus.Collector) bool {
 		existing, ok := c.(*prometheus.CounterVec)
 		if ok {
@@ -128,6 +165,46 @@ func (m *Metrics) Observe(namespace, name string, st *v1alpha1.PostgresBackupSta
 	m.lastSize.WithLabelValues(namespace, name).Set(float64(s.Bytes))
 }
 
+// ObserveVerification sets the verification gauges from the status, or
+// removes them when spec.verify (v) is unset. enabled is when verification
+// was enabled; zero when not known. m may be nil.
+func (m *Metrics) ObserveVerification(namespace, name string, v *v1alpha1.VerifySpec, st *v1alpha1.PostgresBackupStatus, enabled time.Time) {
+	if m == nil {
+		return
+	}
+	if v == nil {
+		m.forgetVerification(namespace, name)
+		return
+	}
+	m.verifyMaxAge.WithLabelValues(namespace, name).Set(builder.VerifyMaxAge(v).Seconds())
+	if enabled.IsZero() {
+		m.verifyEnabled.DeleteLabelValues(namespace, name)
+	} else {
+		m.verifyEnabled.WithLabelValues(namespace, name).Set(float64(enabled.Unix()))
+	}
+	switch last := st.LastVerification; {
+	case last == nil:
+		m.lastVerifyResult.DeleteLabelValues(namespace, name)
+	case last.Result == v1alpha1.ResultSucceeded:
+		m.lastVerifyResult.WithLabelValues(namespace, name).Set(1)
+	default:
+		m.lastVerifyResult.WithLabelValues(namespace, name).Set(0)
+	}
+	if s := st.LastVerifiedBackup; s != nil {
+		m.lastVerified.WithLabelValues(namespace, name).Set(float64(s.Time.Unix()))
+		m.restoreSeconds.WithLabelValues(namespace, name).Set(float64(s.RestoreSeconds))
+	} else {
+		m.lastVerified.DeleteLabelValues(namespace, name)
+		m.restoreSeconds.DeleteLabelValues(namespace, name)
+	}
+}
+
+func (m *Metrics) forgetVerification(namespace, name string) {
+	for _, g := range m.verifyGauges() {
+		(*g).DeleteLabelValues(namespace, name)
+	}
+}
+
 // ObserveRunning records when the backup's active run started (zero: none
 // runs) and after how long a run counts as running too long. m may be nil.
 func (m *Metrics) ObserveRunning(namespace, name string, start time.Time, threshold time.Duration) {
@@ -158,6 +235,7 @@ func (m *Metrics) Forget(namespace, name string) {
 	m.lastWarnings.DeletePartialMatch(match)
 	m.runs.DeletePartialMatch(match)
 	m.running.forget(namespace, name)
+	m.forgetVerification(namespace, name)
 }
 
 // runningCollector reports how long each backup's active run has been

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/pgbackup/pgbackup/controller/api/v1alpha1"
 )
@@ -95,5 +96,58 @@ func TestRegisterTwice(t *testing.T) {
 	}
 	if first.lastResult != second.lastResult || first.runs != second.runs || first.running != second.running {
 		t.Error("collectors not adopted")
+	}
+}
+
+func TestVerificationMetrics(t *testing.T) {
+	reg := prometheus.NewPedanticRegistry()
+	m := New()
+	if err := m.Register(reg); err != nil {
+		t.Fatal(err)
+	}
+	names := []string{"pgbackup_last_verification_succeeded", "pgbackup_last_verified_timestamp_seconds", "pgbackup_restore_seconds",
+		"pgbackup_verify_max_age_seconds", "pgbackup_verify_enabled_timestamp_seconds"}
+	present := func() map[string]float64 {
+		out := map[string]float64{}
+		for _, n := range names {
+			if v, ok := values(t, reg, n)["orders"]; ok {
+				out[n] = v
+			}
+		}
+		return out
+	}
+	enabled := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	spec := &v1alpha1.VerifySpec{Schedule: "@weekly"}
+	st := &v1alpha1.PostgresBackupStatus{}
+
+	m.ObserveVerification("db", "orders", spec, st, enabled)
+	if got := present(); len(got) != 2 || got["pgbackup_verify_max_age_seconds"] != 8*24*3600 ||
+		got["pgbackup_verify_enabled_timestamp_seconds"] != float64(enabled.Unix()) {
+		t.Errorf("before the first verification: %v, want only the max age (default 8 days) and when it was enabled", got)
+	}
+
+	done := enabled.Add(time.Hour)
+	st.LastVerification = &v1alpha1.VerificationRun{Result: v1alpha1.ResultSucceeded}
+	st.LastVerifiedBackup = &v1alpha1.VerifiedBackup{Time: metav1.NewTime(done), RestoreSeconds: 42}
+	m.ObserveVerification("db", "orders", spec, st, enabled)
+	if got := present(); got["pgbackup_last_verification_succeeded"] != 1 || got["pgbackup_last_verified_timestamp_seconds"] != float64(done.Unix()) ||
+		got["pgbackup_restore_seconds"] != 42 || len(got) != 5 {
+		t.Errorf("after a success: %v", got)
+	}
+	st.LastVerification = &v1alpha1.VerificationRun{Result: v1alpha1.ResultFailed}
+	m.ObserveVerification("db", "orders", spec, st, enabled)
+	if got := present(); got["pgbackup_last_verification_succeeded"] != 0 || got["pgbackup_restore_seconds"] != 42 {
+		t.Errorf("after a failure: %v", got)
+	}
+
+	// spec.verify removed: every verification series goes.
+	m.ObserveVerification("db", "orders", nil, st, time.Time{})
+	if got := present(); len(got) != 0 {
+		t.Errorf("without spec.verify: %v", got)
+	}
+	m.ObserveVerification("db", "orders", spec, st, enabled)
+	m.Forget("db", "orders")
+	if got := present(); len(got) != 0 {
+		t.Errorf("after Forget: %v", got)
 	}
 }

@@ -28,8 +28,8 @@ import (
 // FieldOwner is the controller's server-side apply field manager.
 const FieldOwner = client.FieldOwner("pgbackup-controller")
 
-// Reconciler makes a PostgresBackup's CronJob and PVC match its spec and
-// folds its finished runs into its status.
+// Reconciler makes a PostgresBackup's CronJobs (backup and verification)
+// and PVC match its spec and folds their finished runs into its status.
 type Reconciler struct {
 	client.Client
 	Recorder events.EventRecorder
@@ -41,7 +41,7 @@ type Reconciler struct {
 
 // +kubebuilder:rbac:groups=pgbackup.dev,resources=postgresbackups,verbs=get;list;watch
 // +kubebuilder:rbac:groups=pgbackup.dev,resources=postgresbackups/status,verbs=get;update;patch
-// +kubebuilder:rbac:groups=batch,resources=cronjobs,verbs=get;list;watch;create;update;patch
+// +kubebuilder:rbac:groups=batch,resources=cronjobs,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=batch,resources=jobs,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=persistentvolumeclaims,verbs=get;list;watch;create;update;patch
@@ -91,6 +91,10 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (res ctrl.
 	} else {
 		ready, applyErr = r.applyChildren(ctx, pb)
 	}
+	// Verification follows its own part of the spec: a problem there must
+	// not stop the backups, nor the other way round.
+	verifyReady, verifyErr := r.applyVerify(ctx, pb)
+	ready, applyErr = ready.and(verifyReady), errors.Join(applyErr, verifyErr)
 	// Runs are folded whatever became of the apply: a failure of the spec
 	// or of an apply must not hide the runs that finished meanwhile.
 	in, err := r.observe(ctx, pb)
@@ -120,6 +124,23 @@ func (r *Reconciler) now() time.Time {
 type verdict struct {
 	ok              bool
 	reason, message string
+}
+
+// and combines the backup's verdict a with the verification's b: Ready
+// says the first problem, and names the other's too.
+func (a verdict) and(b verdict) verdict {
+	switch {
+	case a.ok && b.ok:
+		return verdict{ok: true, message: a.message + b.message}
+	case a.ok:
+		if a.message != "" {
+			b.message += " (backups are not affected: " + a.message + ")"
+		}
+		return b
+	case !b.ok:
+		a.message += "; " + b.message
+	}
+	return a
 }
 
 func specVerdict(err error) verdict {
@@ -181,6 +202,56 @@ func (r *Reconciler) applyChildren(ctx context.Context, pb *v1alpha1.PostgresBac
 	return v, err
 }
 
+// applyVerify makes the verification CronJob follow spec.verify: applied
+// (server-side, like the backup CronJob) when set and valid, deleted when
+// unset. An invalid spec.verify leaves an existing CronJob alone, as an
+// invalid schedule does the backup CronJob. The verdict's message is
+// appended to the backup's.
+func (r *Reconciler) applyVerify(ctx context.Context, pb *v1alpha1.PostgresBackup) (verdict, error) {
+	if pb.Spec.Verify == nil {
+		if err := r.deleteVerifyCronJob(ctx, pb); err != nil {
+			return verdict{reason: v1alpha1.ReasonVerifyCronJobApplyFailed, message: err.Error()}, err
+		}
+		return verdict{ok: true}, nil
+	}
+	if err := builder.ValidateVerify(&pb.Spec); err != nil {
+		return specVerdict(err), nil
+	}
+	cj := builder.VerifyCronJob(pb, r.Options)
+	if err := r.apply(ctx, cj); err != nil {
+		v := verdict{reason: v1alpha1.ReasonVerifyCronJobApplyFailed, message: fmt.Sprintf("apply verify CronJob %s: %v", cj.Name, err)}
+		if apierrors.IsInvalid(err) {
+			return v, nil // a retry gets the same answer; the next spec change brings a reconcile
+		}
+		return v, fmt.Errorf("apply verify CronJob %s: %w", cj.Name, err)
+	}
+	return verdict{ok: true, message: "; verify CronJob " + cj.Name + " is up to date"}, nil
+}
+
+// deleteVerifyCronJob deletes the verification CronJob when pb controls
+// it; its Jobs and Pods follow through their owner references. A CronJob
+// of that name that is not pb's is left alone.
+func (r *Reconciler) deleteVerifyCronJob(ctx context.Context, pb *v1alpha1.PostgresBackup) error {
+	cj := &batchv1.CronJob{}
+	err := r.Get(ctx, client.ObjectKey{Namespace: pb.Namespace, Name: builder.VerifyCronJobName(pb)}, cj)
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("get verify CronJob: %w", err)
+	}
+	if !metav1.IsControlledBy(cj, pb) {
+		return nil
+	}
+	// The UID precondition: never a CronJob of the same name made since.
+	err = r.Delete(ctx, cj, client.Preconditions{UID: &cj.UID}, client.PropagationPolicy(metav1.DeletePropagationBackground))
+	if err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("delete verify CronJob %s: %w", cj.Name, err)
+	}
+	logf.FromContext(ctx).Info("Deleted the verify CronJob: spec.verify is unset", "cronJob", cj.Name)
+	return nil
+}
+
 // checkClaim looks at the spool claim: an existing claim must exist, and
 // no claim may be Lost. A Pending claim is fine: with a WaitForFirstConsumer
 // storage class it binds only when the first run's pod is scheduled.
@@ -214,7 +285,7 @@ func (r *Reconciler) checkClaim(ctx context.Context, pb *v1alpha1.PostgresBackup
 	return verdict{ok: true, message: fmt.Sprintf("; spool claim %s is %s", name, phase)}, nil
 }
 
-// observe lists the backup's CronJob, Jobs and their Pods from the cache.
+// observe lists the backup's CronJobs, Jobs and their Pods from the cache.
 // The Jobs are candidates (labelled for the backup's name); status.Fold
 // keeps those the resource owns.
 func (r *Reconciler) observe(ctx context.Context, pb *v1alpha1.PostgresBackup) (status.Input, error) {
@@ -226,6 +297,16 @@ func (r *Reconciler) observe(ctx context.Context, pb *v1alpha1.PostgresBackup) (
 		in.CronJob = cj
 	case !apierrors.IsNotFound(err):
 		return in, fmt.Errorf("get CronJob: %w", err)
+	}
+	if pb.Spec.Verify != nil {
+		vcj := &batchv1.CronJob{}
+		err := r.Get(ctx, client.ObjectKey{Namespace: pb.Namespace, Name: builder.VerifyCronJobName(pb)}, vcj)
+		switch {
+		case err == nil:
+			in.VerifyCronJob = vcj
+		case !apierrors.IsNotFound(err):
+			return in, fmt.Errorf("get verify CronJob: %w", err)
+		}
 	}
 	sel := client.MatchingLabels{builder.LabelBackup: builder.LabelValue(pb.Name)}
 	var jobs batchv1.JobList
@@ -295,12 +376,34 @@ func (r *Reconciler) announce(ctx context.Context, before, pb *v1alpha1.Postgres
 	if running != nil && running.Reason == v1alpha1.ReasonRunningTooLong && (old == nil || old.Reason != running.Reason) {
 		r.Recorder.Eventf(pb, nil, corev1.EventTypeWarning, v1alpha1.EventBackupRunningTooLong, "Check", "%s", running.Message)
 	}
+	r.announceVerifications(before, pb, out)
 	r.Metrics.Observe(pb.Namespace, pb.Name, &pb.Status)
+	r.Metrics.ObserveVerification(pb.Namespace, pb.Name, pb.Spec.Verify, &pb.Status, out.VerifyEnabled)
 	var start time.Time
 	if out.Active != nil {
 		start = out.Active.Start
 	}
 	r.Metrics.ObserveRunning(pb.Namespace, pb.Name, start, builder.RunningTooLong(&pb.Spec))
+}
+
+// announceVerifications emits an event for each new verification run and
+// one when Verified turns stale.
+func (r *Reconciler) announceVerifications(before, pb *v1alpha1.PostgresBackup, out *status.Output) {
+	for i := range out.NewVerifications {
+		run := &out.NewVerifications[i]
+		if run.Result == v1alpha1.ResultSucceeded {
+			r.Recorder.Eventf(pb, nil, corev1.EventTypeNormal, v1alpha1.EventVerificationSucceeded, "Verify",
+				"Backup %s verified (Job %s): restored in %ds, %d tables checked", run.ID, run.JobName, run.RestoreSeconds, run.TablesChecked)
+		} else {
+			r.Recorder.Eventf(pb, nil, corev1.EventTypeWarning, v1alpha1.EventVerificationFailed, "Verify",
+				"Verification failed (Job %s): %s: %s", run.JobName, run.Reason, run.Message)
+		}
+	}
+	c := meta.FindStatusCondition(pb.Status.Conditions, v1alpha1.ConditionVerified)
+	old := meta.FindStatusCondition(before.Status.Conditions, v1alpha1.ConditionVerified)
+	if c != nil && c.Reason == v1alpha1.ReasonVerificationStale && (old == nil || old.Reason != c.Reason) {
+		r.Recorder.Eventf(pb, nil, corev1.EventTypeWarning, v1alpha1.EventVerificationStale, "Check", "%s", c.Message)
+	}
 }
 
 // announceReady emits one event when Ready turns False or says something
@@ -316,7 +419,7 @@ func (r *Reconciler) announceReady(ctx context.Context, before, pb *v1alpha1.Pos
 		return
 	}
 	reason, action := c.Reason, "Apply"
-	if reason == v1alpha1.ReasonInvalidSchedule || reason == v1alpha1.ReasonInvalidTimeZone {
+	if reason == v1alpha1.ReasonInvalidSchedule || reason == v1alpha1.ReasonInvalidTimeZone || reason == v1alpha1.ReasonVerifyIdentityMissing {
 		reason, action = v1alpha1.EventInvalidSpec, "Validate"
 	}
 	logf.FromContext(ctx).Info("Not ready", "reason", c.Reason, "message", c.Message)

@@ -440,7 +440,7 @@ func TestStatusFromRuns(t *testing.T) {
 		}
 		return nil
 	})
-	if n := countRuns(t, ns, "orders"); n != 3 {
+	if n := countRuns(t, ns); n != 3 {
 		t.Errorf("pgbackup_backup_runs_total = %v, want 3", n)
 	}
 	if got := gaugeValue(t, "pgbackup_last_backup_size_bytes", ns); got != 4096 {
@@ -457,7 +457,10 @@ func TestStatusFromRuns(t *testing.T) {
 	}
 }
 
-func countRuns(t *testing.T, ns, name string) float64 {
+// countRuns sums pgbackup_backup_runs_total of the PostgresBackup "orders"
+// in ns.
+func countRuns(t *testing.T, ns string) float64 {
+	const name = "orders"
 	t.Helper()
 	families, err := ctrlmetrics.Registry.Gather()
 	if err != nil {

@@ -26,7 +26,7 @@ import (
 const indexExistingClaim = "spec.storage.existingClaim"
 
 // SetupWithManager registers the controller: it watches PostgresBackups,
-// their CronJobs and PVCs, the claims they name as existingClaim, and the
+// their CronJobs (backup and verification) and PVCs, the claims they name as existingClaim, and the
 // Jobs and Pods of their runs (which the CronJob, not the PostgresBackup,
 // owns: they are mapped back through the annotation holding the
 // PostgresBackup's name).
@@ -75,15 +75,16 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Complete(r)
 }
 
-// agentTerminated passes Pods whose agent has ended: their termination
-// message may arrive after the Job's condition.
+// agentTerminated passes Pods whose agent (backup or verify) has ended:
+// their termination message may arrive after the Job's condition.
 func agentTerminated(obj client.Object) bool {
 	pod, ok := obj.(*corev1.Pod)
 	if !ok {
 		return false
 	}
 	for _, cs := range pod.Status.ContainerStatuses {
-		if cs.Name == pgbuilder.ContainerName && cs.State.Terminated != nil {
+		agent := cs.Name == pgbuilder.ContainerName || cs.Name == pgbuilder.VerifyContainerName
+		if agent && cs.State.Terminated != nil {
 			return true
 		}
 	}

@@ -107,7 +107,7 @@ func TestOnlyOwnJobsCount(t *testing.T) {
 		}
 		return nil
 	})
-	if n := countRuns(t, ns, "orders"); n != 2 {
+	if n := countRuns(t, ns); n != 2 {
 		t.Errorf("pgbackup_backup_runs_total = %v, want 2", n)
 	}
 }
@@ -238,7 +238,7 @@ func TestRecoversAfterRestart(t *testing.T) {
 		}
 		return nil
 	})
-	if n := countRuns(t, ns, "orders"); n != 3 {
+	if n := countRuns(t, ns); n != 3 {
 		t.Errorf("pgbackup_backup_runs_total = %v, want 3", n)
 	}
 	if g := gaugeValue(t, "pgbackup_last_backup_size_bytes", ns); g != 77 {

@@ -26,10 +26,10 @@ const MaxRecentBackups = 10
 // maxMessage bounds a message copied into the status.
 const maxMessage = 1024
 
-// Run reads the outcome of a finished Job: the agent's result from the
-// termination message of the Job's newest terminated agent container, or,
-// when there is none, the Job's own conditions. ok is false while the Job
-// runs.
+// Run reads the outcome of a finished backup Job: the agent's result from
+// the termination message of the Job's newest terminated agent container,
+// or, when there is none, the Job's own conditions. ok is false while the
+// Job runs.
 //
 // A run succeeded only when the Job completed and the agent's result says
 // succeeded: a Job that completed without one failed with NoResult. A Job
@@ -38,11 +38,51 @@ const maxMessage = 1024
 // agent reason outside the documented set becomes Internal, a Job reason
 // the controller does not know becomes JobFailed.
 func Run(job *batchv1.Job, pods []corev1.Pod) (run v1alpha1.BackupRun, ok bool) {
+	o, ok := readOutcome(job, pods, builder.ContainerName)
+	return o.run, ok
+}
+
+// VerifyRun reads the outcome of a finished verification Job the way Run
+// reads a backup's, from the verify container, with the agent's
+// verification summary.
+func VerifyRun(job *batchv1.Job, pods []corev1.Pod) (v1alpha1.VerificationRun, bool) {
+	o, ok := readOutcome(job, pods, builder.VerifyContainerName)
+	if !ok {
+		return v1alpha1.VerificationRun{}, false
+	}
+	r := o.run
+	run := v1alpha1.VerificationRun{
+		JobName: r.JobName, Result: r.Result, ID: r.ID, Reason: r.Reason, Message: r.Message,
+		Warnings: r.Warnings, StartTime: r.StartTime, FinishTime: r.FinishTime,
+		DurationSeconds: r.DurationSeconds, ServerVersionNum: r.ServerVersionNum,
+	}
+	if v := o.res.Verification; o.parsed && v != nil {
+		run.RestoreSeconds = int64(math.Ceil(max(v.RestoreSeconds, 0)))
+		run.TablesChecked = clampInt32(v.TablesChecked)
+		run.TablesMismatched = clampInt32(v.TablesMismatched)
+		run.ChecksFailed = clampInt32(v.ChecksFailed)
+	}
+	return run, true
+}
+
+func clampInt32(n int) int32 {
+	return int32(min(max(n, 0), math.MaxInt32))
+}
+
+// outcome is a finished Job's run and the agent's result it came from.
+type outcome struct {
+	run    v1alpha1.BackupRun
+	res    result.Result
+	parsed bool
+}
+
+// readOutcome is Run for the Job's agent container named container.
+func readOutcome(job *batchv1.Job, pods []corev1.Pod, container string) (o outcome, ok bool) {
 	finished, complete := finishedCondition(job)
 	if finished == nil {
-		return run, false
+		return o, false
 	}
-	run = v1alpha1.BackupRun{
+	run := v1alpha1.BackupRun{
 		JobName:    job.Name,
 		Result:     v1alpha1.ResultFailed,
 		StartTime:  job.Status.StartTime,
@@ -51,18 +91,21 @@ func Run(job *batchv1.Job, pods []corev1.Pod) (run v1alpha1.BackupRun, ok bool) 
 	if job.Status.CompletionTime != nil {
 		run.FinishTime = *job.Status.CompletionTime
 	}
-	term := lastTerminated(job, pods)
+	term := lastTerminated(job, pods, container)
 	res, parsed := agentResult(term)
+	o.res, o.parsed = res, parsed
 	if parsed {
 		run.ID = res.BackupID
 		run.Bytes = res.Bytes
 		run.DurationSeconds = int64(math.Round(res.DurationSeconds))
 		run.Warnings = boundWarnings(res.Warnings)
+		run.ServerVersionNum = clampInt32(res.ServerVersionNum)
 	}
 	switch {
 	case complete && parsed && res.Result == result.Succeeded:
 		run.Result = v1alpha1.ResultSucceeded
-		return run, true
+		o.run = run
+		return o, true
 	case complete:
 		run.Reason = v1alpha1.ReasonNoResult
 		run.Message = "the Job completed, but the agent reported no successful result"
@@ -98,7 +141,8 @@ func Run(job *batchv1.Job, pods []corev1.Pod) (run v1alpha1.BackupRun, ok bool) 
 		}
 	}
 	run.Message = truncate(run.Message, maxMessage)
-	return run, true
+	o.run = run
+	return o, true
 }
 
 // finishedCondition returns the Job's Complete or Failed condition, and
@@ -125,7 +169,7 @@ var agentReasons = map[result.Reason]bool{
 	result.ReasonInternal: true, result.ReasonConfigInvalid: true, result.ReasonConnectionFailed: true,
 	result.ReasonAuthFailed: true, result.ReasonDumpFailed: true, result.ReasonRestoreFailed: true,
 	result.ReasonStorageFailed: true, result.ReasonIntegrityFailed: true, result.ReasonRefused: true,
-	result.ReasonInterrupted: true,
+	result.ReasonInterrupted: true, result.ReasonVerificationFailed: true,
 }
 
 func agentReason(r result.Reason) string {
@@ -166,9 +210,10 @@ func boundWarnings(ws []string) []string {
 	return out
 }
 
-// lastTerminated returns the agent container's state in the Job's pod that
-// terminated last: with retries, the last attempt decides.
-func lastTerminated(job *batchv1.Job, pods []corev1.Pod) *corev1.ContainerStateTerminated {
+// lastTerminated returns the state of the agent container (named
+// container) in the Job's pod that terminated last: with retries, the last
+// attempt decides.
+func lastTerminated(job *batchv1.Job, pods []corev1.Pod, container string) *corev1.ContainerStateTerminated {
 	var last *corev1.ContainerStateTerminated
 	for i := range pods {
 		if !metav1.IsControlledBy(&pods[i], job) {
@@ -177,7 +222,7 @@ func lastTerminated(job *batchv1.Job, pods []corev1.Pod) *corev1.ContainerStateT
 		for j := range pods[i].Status.ContainerStatuses {
 			cs := &pods[i].Status.ContainerStatuses[j]
 			t := cs.State.Terminated
-			if cs.Name != builder.ContainerName || t == nil {
+			if cs.Name != container || t == nil {
 				continue
 			}
 			if last == nil || last.FinishedAt.Before(&t.FinishedAt) {
@@ -223,6 +268,9 @@ type Input struct {
 	Pods []corev1.Pod
 	// CronJob is the live CronJob, nil when there is none yet.
 	CronJob *batchv1.CronJob
+	// VerifyCronJob is the live verification CronJob, nil when there is
+	// none.
+	VerifyCronJob *batchv1.CronJob
 	// Schedule and Location are the parsed spec.schedule and timeZone; a
 	// nil Schedule (an invalid spec) leaves nextScheduleTime unset.
 	Schedule cron.Schedule
@@ -238,8 +286,16 @@ type Output struct {
 	NewRuns []v1alpha1.BackupRun
 	// Active is the oldest running Job of the backup, nil when none runs.
 	Active *ActiveRun
+	// NewVerifications are the verification runs seen for the first time,
+	// oldest first: each gets an event.
+	NewVerifications []v1alpha1.VerificationRun
+	// VerifyEnabled is when verification was enabled (the verification
+	// CronJob was created); zero while spec.verify is unset or the CronJob
+	// is not seen yet.
+	VerifyEnabled time.Time
 	// RequeueAfter is the next moment a condition changes without any
-	// object changing (BackupStale or BackupRunning turning True); 0: none.
+	// object changing (BackupStale or BackupRunning turning True, Verified
+	// turning stale); 0: none.
 	RequeueAfter time.Duration
 }
 
@@ -256,8 +312,28 @@ type ActiveRun struct {
 // with pb's UID). Labels and the name annotation are not enough: a
 // resource deleted and created again under the same name, or anyone
 // copying the labels, would leave Jobs that are not this resource's runs.
+//
+// cj is the backup CronJob; a Job of the verification CronJob is never a
+// backup run, nor is one started by hand from it (role label verify).
 func Owned(pb *v1alpha1.PostgresBackup, cj *batchv1.CronJob, job *batchv1.Job) bool {
+	return owned(pb, cj, job, false)
+}
+
+// OwnedVerify says whether job is one of pb's verification runs, by the
+// same rules as Owned with the verification CronJob vcj: controlled by
+// vcj (which pb controls), or started by hand from it (annotated with
+// pb's UID and labelled with the verify role).
+func OwnedVerify(pb *v1alpha1.PostgresBackup, vcj *batchv1.CronJob, job *batchv1.Job) bool {
+	return owned(pb, vcj, job, true)
+}
+
+func owned(pb *v1alpha1.PostgresBackup, cj *batchv1.CronJob, job *batchv1.Job, verify bool) bool {
 	if pb.UID == "" {
+		return false
+	}
+	// The label only sorts the trusted Jobs into backups and verifications:
+	// trust comes from the UID below.
+	if isVerify := job.Labels[builder.LabelRole] == builder.RoleVerify; isVerify != verify {
 		return false
 	}
 	if job.Annotations[builder.AnnotationBackupUID] == string(pb.UID) {
@@ -293,7 +369,7 @@ func Fold(in Input) Output {
 			if st.LastSuccessfulBackup == nil || st.LastSuccessfulBackup.Time.Before(&r.FinishTime) {
 				st.LastSuccessfulBackup = &v1alpha1.SuccessfulBackup{
 					ID: r.ID, Time: r.FinishTime, Bytes: r.Bytes, DurationSeconds: r.DurationSeconds,
-					ObjectPrefix: objectPrefix(pb, r.ID),
+					ObjectPrefix: objectPrefix(pb, r.ID), ServerVersionNum: r.ServerVersionNum,
 				}
 			}
 		} else if st.LastFailure == nil || st.LastFailure.Time.Before(&r.FinishTime) {
@@ -320,7 +396,9 @@ func Fold(in Input) Output {
 	out.Active = activeRun(jobs)
 	running, runningAfter := runningCondition(pb, out.Active, in.Now)
 	meta.SetStatusCondition(&st.Conditions, running)
-	out.RequeueAfter = earliest(staleAfter, runningAfter)
+	var verifyAfter time.Duration
+	out.NewVerifications, out.VerifyEnabled, verifyAfter = foldVerification(in, &st)
+	out.RequeueAfter = earliest(earliest(staleAfter, runningAfter), verifyAfter)
 	out.Status = st
 	return out
 }

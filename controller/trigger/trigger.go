@@ -179,7 +179,9 @@ func activeJobs(ctx context.Context, c client.Client, pb *v1alpha1.PostgresBacku
 	var active []batchv1.Job
 	for _, j := range jobs.Items {
 		ours := metav1.IsControlledBy(&j, cj) || j.Annotations[builder.AnnotationBackupUID] == string(pb.UID)
-		if ours && !finished(&j) {
+		// A verification run is not a backup run: it never holds a backup back.
+		verify := j.Labels[builder.LabelRole] == builder.RoleVerify
+		if ours && !verify && !finished(&j) {
 			active = append(active, j)
 		}
 	}

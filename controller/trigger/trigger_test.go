@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/pgbackup/pgbackup/backup-agent/result"
+	"github.com/pgbackup/pgbackup/controller/api/v1alpha1"
 	"github.com/pgbackup/pgbackup/controller/builder"
 )
 
@@ -95,6 +96,16 @@ func TestOnlyOwnJobsCount(t *testing.T) {
 	key := client.ObjectKeyFromObject(pb)
 
 	newJob(t, other, "billing-1", nil) // another resource's run
+	// A verification of ours, running: started by hand from the verify
+	// CronJob, it carries our UID, but it is not a backup run.
+	pb.Spec.Verify = &v1alpha1.VerifySpec{Schedule: "@weekly"}
+	vcj := builder.VerifyCronJob(pb, builder.Options{AgentImage: "pgbackup-agent:test"})
+	if err := k8s.Create(ctx, vcj); err != nil {
+		t.Fatalf("create verify CronJob: %v", err)
+	}
+	if err := k8s.Create(ctx, builder.ManualJob(vcj, time.Now())); err != nil {
+		t.Fatalf("create verify Job: %v", err)
+	}
 	newJob(t, cj, "lookalike", func(j *batchv1.Job) {
 		// Our label and a namesake's UID, but no owner: a deleted
 		// "orders" of the same name, say.

@@ -39,6 +39,7 @@ type PostgresBackupSpec struct {
 	TimeZone *string `json:"timeZone,omitempty"`
 
 	// suspend stops new runs; a running backup is not interrupted.
+	// Verification has its own, verify.suspend.
 	// +optional
 	// +kubebuilder:default=false
 	Suspend *bool `json:"suspend,omitempty"`
@@ -147,6 +148,126 @@ type PostgresBackupSpec struct {
 	// podTemplate adjusts the agent's pod.
 	// +optional
 	PodTemplate *PodTemplateOverrides `json:"podTemplate,omitempty"`
+
+	// verify schedules restore verification: a second CronJob
+	// (<cronJobName>-verify, concurrencyPolicy Forbid) restores the newest
+	// backup into a scratch PostgreSQL server inside its own pod, compares
+	// every table's row count with the manifest, runs amcheck and the
+	// checks below, and reports in the Verified condition. No verification
+	// when unset.
+	// +optional
+	Verify *VerifySpec `json:"verify,omitempty"`
+}
+
+// VerifySpec configures scheduled restore verification.
+// +kubebuilder:validation:XValidation:rule="!has(self.storage) || !has(self.storage.storageClassName) || has(self.storage.size)",message="verify.storage.storageClassName needs verify.storage.size"
+type VerifySpec struct {
+	// schedule is when verifications run, read in spec.timeZone: a
+	// five-field cron expression ("0 6 * * 0") or a macro such as
+	// "@weekly". Each run verifies the newest complete backup.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=128
+	Schedule string `json:"schedule"`
+
+	// suspend stops new verification runs; backups go on.
+	// +optional
+	Suspend *bool `json:"suspend,omitempty"`
+
+	// postgresImage is the image of the scratch PostgreSQL server (the
+	// official postgres image or one that behaves like it: its entrypoint
+	// initialises PGDATA and honours POSTGRES_HOST_AUTH_METHOD). Unset: the
+	// controller's --verify-postgres-image-template (postgres:{major}) with
+	// the major of the server the last successful backup came from (17
+	// before one is known). The server must be of that major or newer.
+	// +optional
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=512
+	PostgresImage string `json:"postgresImage,omitempty"`
+
+	// resources of the scratch PostgreSQL container; none when unset. The
+	// verify agent container has spec.resources, like the backup agent.
+	// +optional
+	Resources *corev1.ResourceRequirements `json:"resources,omitempty"`
+
+	// storage is the scratch volume holding the restored databases and the
+	// downloaded dumps: an emptyDir (limited to size when set) unless
+	// storageClassName is set, then a generic ephemeral volume (a PVC that
+	// lives as long as the pod) of size in that class.
+	// +optional
+	Storage *VerifyStorageSpec `json:"storage,omitempty"`
+
+	// checks are SQL queries the agent runs against the restored databases
+	// after the restore; each must return one row whose first column is
+	// true, or the run fails with VerificationFailed. They run as the scratch server's
+	// superuser on a throwaway copy, never on the backed-up server.
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	// +kubebuilder:validation:MaxItems=32
+	Checks []VerifyCheck `json:"checks,omitempty"`
+
+	// maxAge is how old the last successful verification may be before the
+	// Verified condition turns False (VerificationStale) and the
+	// PgBackupUnverified alert fires; also how long verification may stay
+	// enabled without any success. 8 days (192h) when unset, which fits a
+	// weekly schedule; set it to fit yours.
+	// +optional
+	// +kubebuilder:validation:XValidation:rule="duration(self) > duration('0s')",message="verify.maxAge must be positive"
+	MaxAge *metav1.Duration `json:"maxAge,omitempty"`
+
+	// ageIdentitySecretRef is the Secret key holding the age identity
+	// (AGE-SECRET-KEY-1...) that decrypts the backups; required when
+	// spec.encryption is set. It is mounted read-only into the verify pod
+	// only: the backup pods never see a private key.
+	// +optional
+	AgeIdentitySecretRef *SecretKeyRef `json:"ageIdentitySecretRef,omitempty"`
+
+	// activeDeadlineSeconds bounds a verification run; 21600 (6 hours) when
+	// unset.
+	// +optional
+	// +kubebuilder:default=21600
+	// +kubebuilder:validation:Minimum=1
+	ActiveDeadlineSeconds *int64 `json:"activeDeadlineSeconds,omitempty"`
+}
+
+// VerifyStorageSpec is the scratch volume of verification runs.
+type VerifyStorageSpec struct {
+	// size of the volume: the emptyDir's sizeLimit, or the ephemeral
+	// volume's request. Room for the restored databases (their size on
+	// disk, indexes included) and, for parallel restores, the dumps.
+	// +optional
+	Size *resource.Quantity `json:"size,omitempty"`
+
+	// storageClassName makes the volume a generic ephemeral volume of this
+	// storage class instead of an emptyDir; needs size.
+	// +optional
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	StorageClassName *string `json:"storageClassName,omitempty"`
+}
+
+// VerifyCheck is a SQL check run against a restored database.
+type VerifyCheck struct {
+	// name identifies the check in results and events.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	Name string `json:"name"`
+
+	// database the check runs in (a database of the backup).
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	Database string `json:"database"`
+
+	// sql is the query, for example
+	// "SELECT count(*) > 0 FROM orders WHERE created_at > now() - interval '2 days'".
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=4096
+	SQL string `json:"sql"`
 }
 
 // PostgresSpec says how to reach PostgreSQL.
@@ -382,8 +503,8 @@ type PostgresBackupStatus struct {
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
-	// conditions: Ready, LastBackupSucceeded, BackupStale, BackupRunning and
-	// BackupWarnings.
+	// conditions: Ready, LastBackupSucceeded, BackupStale, BackupRunning,
+	// BackupWarnings and (with spec.verify) Verified.
 	// +optional
 	// +listType=map
 	// +listMapKey=type
@@ -415,6 +536,86 @@ type PostgresBackupStatus struct {
 	// +listType=atomic
 	// +kubebuilder:validation:MaxItems=10
 	RecentBackups []BackupRun `json:"recentBackups,omitempty"`
+
+	// verifyCronJobName is the CronJob that runs the verifications (set
+	// while spec.verify is).
+	// +optional
+	VerifyCronJobName string `json:"verifyCronJobName,omitempty"`
+
+	// lastVerifiedBackup is the backup of the newest successful
+	// verification. Cleared, with lastVerification, when spec.verify is
+	// removed.
+	// +optional
+	LastVerifiedBackup *VerifiedBackup `json:"lastVerifiedBackup,omitempty"`
+
+	// lastVerification is the newest finished verification run, successful
+	// or not.
+	// +optional
+	LastVerification *VerificationRun `json:"lastVerification,omitempty"`
+}
+
+// VerifiedBackup describes a successful verification.
+type VerifiedBackup struct {
+	// id of the backup that was restored and checked.
+	// +optional
+	ID string `json:"id,omitempty"`
+	// time the verification finished.
+	Time metav1.Time `json:"time"`
+	// restoreSeconds the restore of every database took, rounded up: what
+	// a restore of this backup costs (the recovery time, roughly).
+	// +optional
+	RestoreSeconds int64 `json:"restoreSeconds,omitempty"`
+}
+
+// VerificationRun is one finished verification run.
+type VerificationRun struct {
+	// jobName is the run's Job.
+	JobName string `json:"jobName"`
+	// result of the run.
+	Result BackupResult `json:"result"`
+	// id of the backup it verified, if it got that far.
+	// +optional
+	ID string `json:"id,omitempty"`
+	// reason of a failure: VerificationFailed (the restored data does not
+	// match the manifest, or a check failed), another agent reason
+	// (RestoreFailed, StorageFailed, IntegrityFailed, ...) or the
+	// controller's (see lastFailure.reason).
+	// +optional
+	// +kubebuilder:validation:MaxLength=64
+	Reason string `json:"reason,omitempty"`
+	// message of a failure.
+	// +optional
+	Message string `json:"message,omitempty"`
+	// warnings the agent reported, each shortened to 256 bytes.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=8
+	// +kubebuilder:validation:items:MaxLength=260
+	Warnings []string `json:"warnings,omitempty"`
+	// startTime of the Job.
+	// +optional
+	StartTime *metav1.Time `json:"startTime,omitempty"`
+	// finishTime of the Job.
+	FinishTime metav1.Time `json:"finishTime"`
+	// durationSeconds the agent ran, rounded.
+	// +optional
+	DurationSeconds int64 `json:"durationSeconds,omitempty"`
+	// restoreSeconds the restore took, rounded up.
+	// +optional
+	RestoreSeconds int64 `json:"restoreSeconds,omitempty"`
+	// tablesChecked is how many tables' row counts were compared with the
+	// manifest.
+	// +optional
+	TablesChecked int32 `json:"tablesChecked,omitempty"`
+	// tablesMismatched is how many of them differed or were missing.
+	// +optional
+	TablesMismatched int32 `json:"tablesMismatched,omitempty"`
+	// checksFailed counts the failed checks and amcheck findings.
+	// +optional
+	ChecksFailed int32 `json:"checksFailed,omitempty"`
+	// serverVersionNum is the scratch server's server_version_num.
+	// +optional
+	ServerVersionNum int32 `json:"serverVersionNum,omitempty"`
 }
 
 // SuccessfulBackup describes a successful run.
@@ -434,6 +635,10 @@ type SuccessfulBackup struct {
 	// s3://BUCKET/PREFIX/<id>/.
 	// +optional
 	ObjectPrefix string `json:"objectPrefix,omitempty"`
+	// serverVersionNum is the backed-up server's server_version_num (for
+	// example 170002); its major picks the scratch server of verifications.
+	// +optional
+	ServerVersionNum int32 `json:"serverVersionNum,omitempty"`
 }
 
 // BackupFailure describes a failed run.
@@ -442,7 +647,8 @@ type BackupFailure struct {
 	Time metav1.Time `json:"time"`
 	// reason is the agent's reason (one of Internal, ConfigInvalid,
 	// ConnectionFailed, AuthFailed, DumpFailed, RestoreFailed, StorageFailed,
-	// IntegrityFailed, Refused, Interrupted; any other becomes Internal) or
+	// IntegrityFailed, VerificationFailed, Refused, Interrupted; any other
+	// becomes Internal) or
 	// the controller's: DeadlineExceeded (activeDeadlineSeconds passed,
 	// whatever the agent said), NoResult (the Job completed without the
 	// agent's result), OOMKilled, BackoffLimitExceeded, PodFailurePolicy or
@@ -498,6 +704,9 @@ type BackupRun struct {
 	// durationSeconds the agent ran, rounded.
 	// +optional
 	DurationSeconds int64 `json:"durationSeconds,omitempty"`
+	// serverVersionNum is the backed-up server's server_version_num.
+	// +optional
+	ServerVersionNum int32 `json:"serverVersionNum,omitempty"`
 }
 
 // Condition types (contract).
@@ -515,6 +724,11 @@ const (
 	// ConditionBackupWarnings is True when the newest finished run reported
 	// warnings.
 	ConditionBackupWarnings = "BackupWarnings"
+	// ConditionVerified is True when the newest verification succeeded
+	// within spec.verify.maxAge; False when it failed (its reason) or is too
+	// old (VerificationStale); Unknown (NotYetVerified) before the first.
+	// Only there while spec.verify is set.
+	ConditionVerified = "Verified"
 )
 
 // Condition reasons. A failed run's LastBackupSucceeded reason is the
@@ -544,6 +758,20 @@ const (
 	// BackupWarnings (before the first run: NoBackupYet).
 	ReasonWarningsReported = "WarningsReported"
 	ReasonNoWarnings       = "NoWarnings"
+
+	// Ready, when spec.verify cannot be acted on (an invalid
+	// verify.schedule is InvalidSchedule): spec.encryption is set but
+	// verify.ageIdentitySecretRef is not.
+	ReasonVerifyIdentityMissing = "VerifyIdentityMissing"
+	// Ready, when the verify CronJob could not be applied or deleted.
+	ReasonVerifyCronJobApplyFailed = "VerifyCronJobApplyFailed"
+
+	// Verified. False for a failed run carries the run's reason
+	// (VerificationFailed, RestoreFailed, DeadlineExceeded, ...).
+	ReasonVerified           = "Verified"
+	ReasonVerificationFailed = "VerificationFailed"
+	ReasonVerificationStale  = "VerificationStale"
+	ReasonNotYetVerified     = "NotYetVerified"
 )
 
 // Failure reasons the controller gives a run when the agent's own reason
@@ -574,6 +802,12 @@ const (
 	EventBackupWarnings = "BackupWarnings"
 	// EventBackupRunningTooLong: a run passed runningTooLongSeconds (Warning).
 	EventBackupRunningTooLong = "BackupRunningTooLong"
+	// EventVerificationSucceeded: a verification run succeeded (Normal).
+	EventVerificationSucceeded = "VerificationSucceeded"
+	// EventVerificationFailed: a verification run failed (Warning).
+	EventVerificationFailed = "VerificationFailed"
+	// EventVerificationStale: Verified turned VerificationStale (Warning).
+	EventVerificationStale = "VerificationStale"
 	// A Ready condition turning False for another reason than the spec is
 	// announced with that reason (CronJobApplyFailed, ClaimMissing, ...).
 )
@@ -588,6 +822,7 @@ const (
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Run",type=string,JSONPath=`.status.conditions[?(@.type=="BackupRunning")].reason`
 // +kubebuilder:printcolumn:name="Warnings",type=string,priority=1,JSONPath=`.status.conditions[?(@.type=="BackupWarnings")].status`
+// +kubebuilder:printcolumn:name="Verified",type=string,priority=1,JSONPath=`.status.conditions[?(@.type=="Verified")].status`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 
 // PostgresBackup schedules logical backups of a PostgreSQL server to S3.
