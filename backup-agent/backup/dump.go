@@ -21,6 +21,7 @@ import (
 	"github.com/pgbackup/pgbackup/backup-agent/pgdump"
 	"github.com/pgbackup/pgbackup/backup-agent/progress"
 	"github.com/pgbackup/pgbackup/backup-agent/result"
+	"github.com/pgbackup/pgbackup/backup-agent/rowcount"
 	"github.com/pgbackup/pgbackup/backup-agent/spool"
 	"github.com/pgbackup/pgbackup/backup-agent/storage"
 	"github.com/pgbackup/pgbackup/internal/version"
@@ -53,6 +54,9 @@ func (r *run) dump(ctx context.Context, log logr.Logger, j job) (*manifest.Manif
 		obj, err := r.dumpDatabase(ctx, log, j.pgDump, db)
 		if err != nil {
 			return nil, fmt.Errorf("database %s: %w", db.Name, err)
+		}
+		if obj.TablesSkipped != "" {
+			r.res.Warnings = append(r.res.Warnings, "database "+db.Name+": "+obj.TablesSkipped)
 		}
 		m.Databases = append(m.Databases, obj)
 		r.res.Databases = append(r.res.Databases, db.Name)
@@ -93,7 +97,7 @@ func (r *run) dumpGlobals(ctx context.Context, log logr.Logger, m *manifest.Mani
 	if err != nil {
 		return err
 	}
-	obj, err := r.storeStream(ctx, log.WithValues("globals", true), key, stream, shapeGlobals, 0)
+	obj, err := r.storeStream(ctx, log.WithValues("globals", true), key, stream, shapeGlobals, nil, 0)
 	if err != nil {
 		if mode == GlobalsAuto && strings.Contains(err.Error(), "permission denied") && ctx.Err() == nil {
 			m.GlobalsSkipped = "pg_dumpall was refused: " + err.Error()
@@ -125,11 +129,11 @@ func (r *run) dumpDatabase(ctx context.Context, log logr.Logger, pgDump string, 
 	if err != nil {
 		return manifest.Object{}, err
 	}
-	shape := shapeCustom
+	shape, counter := shapeCustom, rowcount.NewCustom()
 	if r.set.format == manifest.FormatPlain {
-		shape = shapePlain
+		shape, counter = shapePlain, rowcount.NewPlain()
 	}
-	obj, err := r.storeStream(ctx, log, key, stream, shape, db.Size)
+	obj, err := r.storeStream(ctx, log, key, stream, shape, counter, db.Size)
 	obj.Name = db.Name
 	return obj, err
 }
@@ -164,18 +168,24 @@ func (r *run) dumpDirectory(ctx context.Context, log logr.Logger, pgDump, key st
 	log.Info("Directory dump written to the spool volume; uploading it as one tar", "jobs", r.opts.Jobs)
 	pr, pw := io.Pipe()
 	go func() { _ = pw.CloseWithError(spool.WriteTar(pw, dir)) }()
-	return r.storeStream(ctx, log, key, pr, Shape{What: "the tar of the directory dump"}, db.Size)
+	return r.storeStream(ctx, log, key, pr, Shape{What: "the tar of the directory dump"}, rowcount.NewDirectoryTar(), db.Size)
 }
 
 // storeStream uploads a program's output (or a tar stream), checked,
-// compressed (and encrypted), and returns its manifest entry. The object
+// compressed (and encrypted), and returns its manifest entry. A counter,
+// when given, counts each table's rows as the dump streams through it;
+// counts it cannot take are a warning, never a failed backup. The object
 // is completed only if src ends with io.EOF, which a pgdump.Stream returns
 // only after the program exited 0 and the checked reader only for output
 // of the expected shape; otherwise the upload is aborted.
-func (r *run) storeStream(ctx context.Context, log logr.Logger, key string, stream io.ReadCloser, shape Shape, expected int64) (manifest.Object, error) {
+func (r *run) storeStream(ctx context.Context, log logr.Logger, key string, stream io.ReadCloser, shape Shape, counter rowcount.Counter, expected int64) (manifest.Object, error) {
 	defer func() { _ = stream.Close() }()
 	var dumped, stored progress.Counter
-	encoded, encodeErr := r.set.encoding.Pipe(newCheckedReader(dumped.Reader(stream), shape))
+	src := dumped.Reader(stream)
+	if counter != nil {
+		src = io.TeeReader(src, counter)
+	}
+	encoded, encodeErr := r.set.encoding.Pipe(newCheckedReader(src, shape))
 	stopProgress := progress.Every(r.opts.ProgressInterval, func(elapsed time.Duration) {
 		log.Info("Progress", "dumpedBytes", dumped.Load(), "storedBytes", stored.Load(),
 			"dumpedMBps", progress.Rate(dumped.Load(), elapsed))
@@ -216,7 +226,30 @@ func (r *run) storeStream(ctx context.Context, log logr.Logger, key string, stre
 		return manifest.Object{}, result.Errorf(result.ReasonIntegrityFailed, "stored %d bytes for %s but read %d", obj.Size, key, stored.Load())
 	}
 	log.Info("Stored", "key", key, "dumpedBytes", dumped.Load(), "storedBytes", obj.Size)
-	return manifest.Object{Key: key, Size: obj.Size, SHA256: hex.EncodeToString(hash.Sum(nil))}, nil
+	out := manifest.Object{Key: key, Size: obj.Size, SHA256: hex.EncodeToString(hash.Sum(nil))}
+	if counter != nil {
+		r.recordCounts(log, &out, counter)
+	}
+	return out, nil
+}
+
+// recordCounts puts the counter's row counts into the manifest entry, or
+// the reason they are missing (and a warning: verification of this backup
+// will not be able to compare row counts).
+func (r *run) recordCounts(log logr.Logger, obj *manifest.Object, counter rowcount.Counter) {
+	tables, err := counter.Tables()
+	if err != nil {
+		obj.TablesSkipped = "row counts could not be taken from the dump stream: " + err.Error()
+		log.Info("Row counts not recorded (warning)", "why", obj.TablesSkipped)
+		return
+	}
+	obj.Tables = make([]manifest.Table, len(tables))
+	var rows int64
+	for i, t := range tables {
+		obj.Tables[i] = manifest.Table{Schema: t.Schema, Name: t.Name, Rows: t.Rows}
+		rows += t.Rows
+	}
+	log.Info("Row counts recorded", "tables", len(tables), "rows", rows)
 }
 
 // dumpArgs are pg_dump's arguments: uncompressed output (the agent

@@ -93,7 +93,7 @@ type Object struct {
 	// Tables are the row counts of every table whose data the dump holds,
 	// counted from the dump stream itself (schema version 2, databases
 	// only). Nil when they were not counted; TablesSkipped then says why.
-	Tables []Table `json:"tables,omitempty"`
+	Tables []Table `json:"tables,omitzero"`
 	// TablesSkipped says why a database's row counts are missing.
 	TablesSkipped string `json:"tablesSkipped,omitempty"`
 }

@@ -20,7 +20,8 @@ func put(t *testing.T, s storage.Store, key, body string) {
 	}
 }
 
-func putManifest(t *testing.T, s storage.Store, prefix, id string) {
+func putManifest(t *testing.T, s storage.Store, id string) {
+	const prefix = "pg"
 	t.Helper()
 	started, _, err := manifest.ParseID(id)
 	if err != nil {
@@ -43,7 +44,7 @@ func putManifest(t *testing.T, s storage.Store, prefix, id string) {
 func history(t *testing.T) Repo {
 	s := &storage.MemStore{}
 	for _, id := range []string{"20261101T000000Z", "20261102T000000Z", "20261102T000000Z-1"} {
-		putManifest(t, s, "pg", id)
+		putManifest(t, s, id)
 	}
 	put(t, s, "pg/20261103T000000Z/app.dump.zst", "partial") // failed run
 	put(t, s, "pg/20261102T120000Z/manifest.json", "{broken")
@@ -158,8 +159,8 @@ func TestFormats(t *testing.T) {
 // over, and the caller is told.
 func TestResolveFailsOnTransientErrors(t *testing.T) {
 	mem := &storage.MemStore{}
-	putManifest(t, mem, "pg", "20261101T000000Z")
-	putManifest(t, mem, "pg", "20261102T000000Z")
+	putManifest(t, mem, "20261101T000000Z")
+	putManifest(t, mem, "20261102T000000Z")
 	s := storagetest.NewFaulty(mem)
 	s.Inject(storagetest.Fault{Op: storagetest.OpGet, KeyContains: "20261102T000000Z/manifest.json", Times: -1})
 	r := Repo{Store: s, Prefix: "pg"}
@@ -203,7 +204,7 @@ func putVerification(t *testing.T, s storage.Store, prefix, id, res string) {
 func TestResolveLatestVerified(t *testing.T) {
 	mem := &storage.MemStore{}
 	for _, id := range []string{"20261101T000000Z", "20261102T000000Z", "20261103T000000Z", "20261104T000000Z", "20261105T000000Z"} {
-		putManifest(t, mem, "pg", id)
+		putManifest(t, mem, id)
 	}
 	putVerification(t, mem, "pg", "20261101T000000Z", manifest.VerificationSucceeded)
 	putVerification(t, mem, "pg", "20261102T000000Z", manifest.VerificationSucceeded)
@@ -225,7 +226,7 @@ func TestResolveLatestVerified(t *testing.T) {
 	}
 
 	empty := &storage.MemStore{}
-	putManifest(t, empty, "pg", "20261101T000000Z")
+	putManifest(t, empty, "20261101T000000Z")
 	_, err = Repo{Store: empty, Prefix: "pg"}.Resolve(context.Background(), Selector{ID: LatestVerified})
 	if result.ExitCode(err) != result.ExitIntegrity || !strings.Contains(err.Error(), "successful verification") {
 		t.Fatalf("no verified backup: %v", err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -58,20 +59,34 @@ func (r *run) compareCounts(ctx context.Context, conn *pgx.Conn, obj manifest.Ob
 		if got < 0 {
 			problems = append(problems, fmt.Sprintf("database %s: table %s is missing after the restore (the backup recorded %d rows)", obj.Name, qualified(t), t.Rows))
 		} else {
-			problems = append(problems, fmt.Sprintf("database %s: table %s has %d rows restored, the backup recorded %d", obj.Name, qualified(t), got, t.Rows))
+			problems = append(problems, fmt.Sprintf("database %s: table %s: %d rows restored, the backup recorded %d", obj.Name, qualified(t), got, t.Rows))
 		}
 	}
 	return problems
 }
 
-func qualified(t manifest.Table) string { return pgx.Identifier{t.Schema, t.Name}.Sanitize() }
+// qualified names a table as SQL would, quoting only where needed.
+func qualified(t manifest.Table) string {
+	quote := func(s string) string {
+		if plainIdent.MatchString(s) {
+			return s
+		}
+		return pgx.Identifier{s}.Sanitize()
+	}
+	return quote(t.Schema) + "." + quote(t.Name)
+}
 
-// btreeIndexes lists the restored B-tree indexes amcheck can check.
+// plainIdent is an identifier that needs no quotes.
+var plainIdent = regexp.MustCompile(`^[a-z_][a-z0-9_$]*$`)
+
+// btreeIndexes lists the restored B-tree indexes amcheck can check:
+// those of tables, not the partitioned indexes of partitioned tables
+// (relkind I), which hold no data; their partitions' indexes are checked.
 const btreeIndexes = `SELECT c.oid, c.oid::regclass::text FROM pg_index i
 	JOIN pg_class c ON c.oid = i.indexrelid
 	JOIN pg_am a ON a.oid = c.relam
 	JOIN pg_namespace n ON n.oid = c.relnamespace
-	WHERE a.amname = 'btree' AND i.indisvalid AND i.indisready AND c.relpersistence <> 't'
+	WHERE a.amname = 'btree' AND c.relkind = 'i' AND i.indisvalid AND i.indisready AND c.relpersistence <> 't'
 	  AND n.nspname NOT IN ('pg_catalog', 'pg_toast', 'information_schema')
 	ORDER BY 2`
 

@@ -157,7 +157,7 @@ func TestVerifyProvesAGoodBackup(t *testing.T) {
 				}
 				t.Run(name, func(t *testing.T) {
 					prefix := strings.ReplaceAll(name, " ", "-")
-					args := []string{"--format", c.format, "--databases", "app"}
+					args := []string{"--format", c.format, "--databases", "app", "--spool-dir", "/tmp"}
 					var files map[string][]byte
 					var verifyArgs []string
 					if c.encrypt {
