@@ -103,6 +103,10 @@ func TestBench(t *testing.T) {
 		r.Agent.Runs, r.Agent.Stored, r.AgentRawBytes = append(r.Agent.Runs, run), stored, dumped
 		r.Agent.Name = fmt.Sprintf("(c) pgbackup backup (%s)", compression)
 	}
+	t.Log("Verifying the agent's backup, then restoring a local file for comparison")
+	fixtures.StartPostgres(t, 17, fixtures.WithPostgresNetwork(nw, scratchAlias), fixtures.AsScratch())
+	r.Verify, r.VerifyResult = b.verify(t, bucket)
+	r.LocalRestore = b.localRestore(t)
 	r.LoadAfter = loadavg()
 
 	fmt.Println()
@@ -384,6 +388,36 @@ func (b *box) agent(t *testing.T, bucket string, store *fixtures.S3) (run measur
 	// Everything the backup stored: the database and, by default, the
 	// globals (roles), a few hundred bytes.
 	return run, m.TotalSize(), dumpedBytes(out), m.Compression
+}
+
+// scratchAlias names the scratch server of (d) and (e).
+const scratchAlias = "scratch"
+
+// verify runs (d): pgbackup verify of the agent's newest backup into the
+// scratch server, without a record (the bench's bucket is thrown away).
+func (b *box) verify(t *testing.T, bucket string) (measurement, *result.Verification) {
+	t.Helper()
+	b.shell(t, "rm -f "+scratch+"/result.json")
+	m, out := b.measureOutput(t, "d", "pgbackup", "verify", "--destination", "s3://"+bucket+"/"+agentPrefix,
+		"--target", "postgres://postgres@"+scratchAlias+":5432/postgres?sslmode=disable", "--record=false", "--spool-dir", scratch)
+	var res result.Result
+	if err := json.Unmarshal([]byte(b.shell(t, "cat "+scratch+"/result.json")), &res); err != nil || res.Result != result.Succeeded || res.Verification == nil {
+		t.Fatalf("(d) result %+v (%v)\n%s", res, err, out)
+	}
+	return m, res.Verification
+}
+
+// localRestore runs (e): pg_restore of a local uncompressed custom-format
+// dump (written first, not measured) into a new database of the scratch
+// server, in one transaction like the agent's restore.
+func (b *box) localRestore(t *testing.T) measurement {
+	t.Helper()
+	file := scratch + "/local.dump"
+	b.shell(t, "pg_dump -Fc -Z0 -f "+file)
+	conn := "-h " + scratchAlias + " -U postgres"
+	m := b.measure(t, "e", "sh", "-c", "createdb "+conn+" local_restore && pg_restore --exit-on-error --single-transaction "+conn+" -d local_restore "+file)
+	b.shell(t, "rm -f "+file+" && dropdb "+conn+" local_restore")
+	return m
 }
 
 // shell runs a helper command (not measured) in the box and returns its

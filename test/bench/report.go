@@ -10,6 +10,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/pgbackup/pgbackup/backup-agent/result"
 )
 
 // The targets for the agent.
@@ -193,6 +195,12 @@ type report struct {
 	// container.
 	Commands []string
 	Scratch  string
+	// Verify is (d), pgbackup verify of the agent's backup into a scratch
+	// server; VerifyResult its summary. LocalRestore is (e), pg_restore of
+	// a local uncompressed custom-format file into the same server.
+	Verify       measurement
+	VerifyResult *result.Verification
+	LocalRestore measurement
 }
 
 // verdicts compares the agent with the targets.
@@ -271,6 +279,12 @@ func (r report) write(w io.Writer) error {
 		fmt.Fprintf(&b, "\n(b) in steps: pg_dump -Fc to file %.2f s (CPU %.1f s, RSS %.1f MiB), aws s3 cp %.2f s (CPU %.1f s, RSS %.1f MiB)\n",
 			d.Wall.Seconds(), d.CPU().Seconds(), float64(peak(r.ClassicDump, false))/mib,
 			u.Wall.Seconds(), u.CPU().Seconds(), float64(peak(r.ClassicUpload, false))/mib)
+	}
+	if v := r.VerifyResult; v != nil && r.LocalRestore.Wall > 0 {
+		fmt.Fprintf(&b, "\n(d) pgbackup verify: wall %.2f s, of which restore %.2f s (download, sha256, decompress, pg_restore streaming); %d tables' row counts compared, %d mismatched\n",
+			r.Verify.Wall.Seconds(), v.RestoreSeconds, v.TablesChecked, v.TablesMismatched)
+		fmt.Fprintf(&b, "(e) pg_restore --single-transaction of a local pg_dump -Fc -Z0 file into the same scratch server: wall %.2f s; restore (d)/(e) = %.2f\n",
+			r.LocalRestore.Wall.Seconds(), v.RestoreSeconds/r.LocalRestore.Wall.Seconds())
 	}
 	fmt.Fprintf(&b, "(c) process tree incl. pg_dump: peak RSS %.1f MiB; agent+pg_dump CPU %.1f s = %.2f cores busy on average\n\n",
 		float64(peak(r.Agent.Runs, false))/mib, median(r.Agent.Runs).CPU().Seconds(),
