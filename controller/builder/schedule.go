@@ -35,9 +35,9 @@ func Schedule(spec *v1alpha1.PostgresBackupSpec) (cron.Schedule, *time.Location,
 }
 
 // VerifySchedule parses spec.verify.schedule, read in spec.timeZone, like
-// Schedule; nil without an error when spec.verify is unset.
+// Schedule; nil without an error when spec.verify is unset or runs everyNth.
 func VerifySchedule(spec *v1alpha1.PostgresBackupSpec) (cron.Schedule, *time.Location, error) {
-	if spec.Verify == nil {
+	if spec.Verify == nil || spec.Verify.EveryNth != nil {
 		return nil, nil, nil
 	}
 	return parseSchedule("verify.schedule", spec.Verify.Schedule, spec.TimeZone)
@@ -49,6 +49,9 @@ func VerifySchedule(spec *v1alpha1.PostgresBackupSpec) (cron.Schedule, *time.Loc
 func ValidateVerify(spec *v1alpha1.PostgresBackupSpec) error {
 	if spec.Verify == nil {
 		return nil
+	}
+	if (spec.Verify.Schedule == "") == (spec.Verify.EveryNth == nil) {
+		return &SpecError{Reason: v1alpha1.ReasonInvalidSchedule, Err: errors.New("set exactly one of verify.schedule and verify.everyNth")}
 	}
 	if _, _, err := VerifySchedule(spec); err != nil {
 		return err

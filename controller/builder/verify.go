@@ -159,11 +159,11 @@ func VerifyCronJob(pb *v1alpha1.PostgresBackup, opts Options) *batchv1.CronJob {
 			OwnerReferences: []metav1.OwnerReference{OwnerReference(pb)},
 		},
 		Spec: batchv1.CronJobSpec{
-			Schedule: strings.TrimSpace(v.Schedule),
+			Schedule: verifySchedule(v),
 			TimeZone: pb.Spec.TimeZone,
 			// A second restore beside a running one only doubles the load.
 			ConcurrencyPolicy:          batchv1.ForbidConcurrent,
-			Suspend:                    ptr.To(ptr.Deref(v.Suspend, false)),
+			Suspend:                    ptr.To(ptr.Deref(v.Suspend, false) || v.EveryNth != nil),
 			StartingDeadlineSeconds:    ptr.To(ptr.Deref(pb.Spec.StartingDeadlineSeconds, DefaultStartingDeadlineSeconds)),
 			SuccessfulJobsHistoryLimit: ptr.To[int32](VerifyHistoryLimit),
 			FailedJobsHistoryLimit:     ptr.To[int32](VerifyHistoryLimit),
@@ -180,6 +180,41 @@ func VerifyCronJob(pb *v1alpha1.PostgresBackup, opts Options) *batchv1.CronJob {
 			},
 		},
 	}
+}
+
+// everyNthSchedule is the schedule of a verify CronJob that runs everyNth:
+// the CronJob is suspended and only the template of the Jobs the
+// controller starts after backups; a schedule is required all the same.
+const everyNthSchedule = "@yearly"
+
+func verifySchedule(v *v1alpha1.VerifySpec) string {
+	if v.EveryNth != nil {
+		return everyNthSchedule
+	}
+	return strings.TrimSpace(v.Schedule)
+}
+
+// AnnotationVerifyBackupID names the backup a verification Job started
+// after a backup (verify.everyNth) verifies.
+const AnnotationVerifyBackupID = "pgbackup.dev/verify-backup-id"
+
+// VerifyAfterBackupJob is the Job verify.everyNth starts for backup id:
+// the verify CronJob's template, owned by that CronJob like a scheduled
+// run (so status and history limits treat it alike), verifying exactly
+// that backup. Its name follows from the id, so that starting it twice
+// (a retried reconcile, two controllers) makes one Job.
+func VerifyAfterBackupJob(vcj *batchv1.CronJob, id string) *batchv1.Job {
+	job := ManualJob(vcj, time.Time{})
+	job.Name = Shorten(vcj.Name+"-"+strings.ToLower(id), MaxLabelValue)
+	job.Annotations[AnnotationInstantiate] = "after-backup"
+	job.Annotations[AnnotationVerifyBackupID] = id
+	for i := range job.Spec.Template.Spec.Containers {
+		c := &job.Spec.Template.Spec.Containers[i]
+		if c.Name == VerifyContainerName {
+			c.Env = mergeEnv(c.Env, []corev1.EnvVar{{Name: "PGBACKUP_BACKUP", Value: id}})
+		}
+	}
+	return job
 }
 
 func verifyPodTemplate(pb *v1alpha1.PostgresBackup, opts Options) corev1.PodTemplateSpec {

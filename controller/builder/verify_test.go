@@ -444,3 +444,58 @@ func TestVerifyDefaults(t *testing.T) {
 		t.Errorf("default deadline %v", got)
 	}
 }
+
+// With verify.everyNth the CronJob is only the template of the Jobs the
+// controller starts after backups: suspended, whatever spec.verify.suspend
+// says; each such Job verifies exactly its backup and has a name that
+// follows from the id.
+func TestVerifyEveryNth(t *testing.T) {
+	pb := minimal()
+	pb.UID = "pb-uid"
+	pb.Spec.Verify = &v1alpha1.VerifySpec{EveryNth: ptr.To[int32](1)}
+	if err := ValidateVerify(&pb.Spec); err != nil {
+		t.Fatal(err)
+	}
+	cj := VerifyCronJob(pb, Options{AgentImage: "agent:1"})
+	if cj.Spec.Schedule != everyNthSchedule || !ptr.Deref(cj.Spec.Suspend, false) || cj.Spec.ConcurrencyPolicy != batchv1.ForbidConcurrent {
+		t.Fatalf("everyNth CronJob: schedule %q suspend %v", cj.Spec.Schedule, cj.Spec.Suspend)
+	}
+	cj.UID = "vcj-uid"
+	job := VerifyAfterBackupJob(cj, "20261202T040000Z-1")
+	if job.Name != cj.Name+"-20261202t040000z-1" || job.Annotations[AnnotationVerifyBackupID] != "20261202T040000Z-1" ||
+		job.Labels[LabelRole] != RoleVerify || job.Annotations[AnnotationBackupUID] != "pb-uid" {
+		t.Errorf("job meta %+v", job.ObjectMeta)
+	}
+	if owner := metav1.GetControllerOf(job); owner == nil || owner.UID != "vcj-uid" || owner.Kind != "CronJob" {
+		t.Errorf("job owner %+v", owner)
+	}
+	if again := VerifyAfterBackupJob(cj, "20261202T040000Z-1"); again.Name != job.Name {
+		t.Errorf("names differ for one id: %s, %s", job.Name, again.Name)
+	}
+	var backup []string
+	for _, e := range job.Spec.Template.Spec.Containers[0].Env {
+		if e.Name == "PGBACKUP_BACKUP" {
+			backup = append(backup, e.Value)
+		}
+	}
+	if !slices.Equal(backup, []string{"20261202T040000Z-1"}) {
+		t.Errorf("PGBACKUP_BACKUP = %v, want exactly the backup's id", backup)
+	}
+	if cjEnv := cj.Spec.JobTemplate.Spec.Template.Spec.Containers[0].Env; slices.ContainsFunc(cjEnv, func(e corev1.EnvVar) bool { return e.Value == "20261202T040000Z-1" }) {
+		t.Error("the Job's env leaked into the CronJob's template")
+	}
+	long := VerifyAfterBackupJob(&batchv1.CronJob{ObjectMeta: metav1.ObjectMeta{Name: strings.Repeat("n", 60) + "-verify"}}, "20261202T040000Z")
+	if len(long.Name) > MaxLabelValue || len(validation.IsDNS1123Label(long.Name)) > 0 {
+		t.Errorf("long name %q is not a valid Job name", long.Name)
+	}
+
+	for name, v := range map[string]*v1alpha1.VerifySpec{
+		"both":    {Schedule: "@daily", EveryNth: ptr.To[int32](1)},
+		"neither": {},
+	} {
+		pb.Spec.Verify = v
+		if err := ValidateVerify(&pb.Spec); err == nil || !strings.Contains(err.Error(), "exactly one") {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}

@@ -42,7 +42,7 @@ type Reconciler struct {
 // +kubebuilder:rbac:groups=pgbackup.dev,resources=postgresbackups,verbs=get;list;watch
 // +kubebuilder:rbac:groups=pgbackup.dev,resources=postgresbackups/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=batch,resources=cronjobs,verbs=get;list;watch;create;update;patch;delete
-// +kubebuilder:rbac:groups=batch,resources=jobs,verbs=get;list;watch
+// +kubebuilder:rbac:groups=batch,resources=jobs,verbs=get;list;watch;create
 // +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=persistentvolumeclaims,verbs=get;list;watch;create;update;patch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
@@ -107,6 +107,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (res ctrl.
 	out = &folded
 	pb.Status = folded.Status
 	setReady(pb, ready)
+	if folded.VerifyDue != "" {
+		applyErr = errors.Join(applyErr, r.startVerification(ctx, in.VerifyCronJob, folded.VerifyDue))
+	}
 	if applyErr != nil {
 		return ctrl.Result{}, applyErr // the retry's backoff replaces any requeue
 	}
@@ -226,6 +229,22 @@ func (r *Reconciler) applyVerify(ctx context.Context, pb *v1alpha1.PostgresBacku
 		return v, fmt.Errorf("apply verify CronJob %s: %w", cj.Name, err)
 	}
 	return verdict{ok: true, message: "; verify CronJob " + cj.Name + " is up to date"}, nil
+}
+
+// startVerification starts the verification of backup id that
+// verify.everyNth asks for. The Job's name follows from the id: a second
+// attempt (a retried reconcile) finds it and does nothing.
+func (r *Reconciler) startVerification(ctx context.Context, vcj *batchv1.CronJob, id string) error {
+	job := builder.VerifyAfterBackupJob(vcj, id)
+	err := r.Create(ctx, job, FieldOwner)
+	if apierrors.IsAlreadyExists(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("start verification Job %s: %w", job.Name, err)
+	}
+	logf.FromContext(ctx).Info("Started a verification after a backup (verify.everyNth)", "job", job.Name, "backupId", id)
+	return nil
 }
 
 // deleteVerifyCronJob deletes the verification CronJob when pb controls

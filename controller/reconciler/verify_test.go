@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -18,6 +19,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/pgbackup/pgbackup/controller/api/v1alpha1"
 	"github.com/pgbackup/pgbackup/controller/builder"
@@ -396,7 +398,10 @@ func TestVerifyValidated(t *testing.T) {
 			}
 		}, "checks"},
 		{"zero maxAge", func(v *v1alpha1.VerifySpec) { v.MaxAge = &metav1.Duration{} }, "verify.maxAge must be positive"},
-		{"no schedule", func(v *v1alpha1.VerifySpec) { v.Schedule = "" }, "schedule"},
+		{"no schedule", func(v *v1alpha1.VerifySpec) { v.Schedule = "" }, "exactly one of verify.schedule and verify.everyNth"},
+		{"schedule and everyNth", func(v *v1alpha1.VerifySpec) { v.EveryNth = ptr.To[int32](1) }, "exactly one of verify.schedule and verify.everyNth"},
+		{"everyNth 0", func(v *v1alpha1.VerifySpec) { v.Schedule, v.EveryNth = "", ptr.To[int32](0) }, "everyNth"},
+		{"everyNth beyond recentBackups", func(v *v1alpha1.VerifySpec) { v.Schedule, v.EveryNth = "", ptr.To[int32](11) }, "everyNth"},
 		{"zero deadline", func(v *v1alpha1.VerifySpec) { v.ActiveDeadlineSeconds = ptr.To[int64](0) }, "activeDeadlineSeconds"},
 	}
 	for i, tt := range tests {
@@ -415,4 +420,75 @@ func TestVerifyValidated(t *testing.T) {
 	if live := getBackup(t, ns, "orders"); ptr.Deref(live.Spec.Verify.ActiveDeadlineSeconds, 0) != 21600 {
 		t.Errorf("verify.activeDeadlineSeconds default %v", live.Spec.Verify.ActiveDeadlineSeconds)
 	}
+}
+
+// verify.everyNth: after a successful backup the controller starts a
+// verification of exactly that backup from the (suspended) verify
+// CronJob, once; the next one follows the next backup.
+func TestVerifyEveryNthStartsAVerificationAfterABackup(t *testing.T) {
+	ns := newNamespace(t)
+	pb := newBackup(ns, "orders")
+	pb.Spec.Verify = &v1alpha1.VerifySpec{EveryNth: ptr.To[int32](1)}
+	create(t, pb)
+	var vcj *batchv1.CronJob
+	eventually(t, "suspended verify CronJob", func() (err error) {
+		if vcj, err = getCronJob(ns, "orders-verify"); err == nil && !ptr.Deref(vcj.Spec.Suspend, false) {
+			err = fmt.Errorf("verify CronJob not suspended: %+v", vcj.Spec)
+		}
+		return err
+	})
+	verifyJobs := func() []batchv1.Job {
+		var jobs batchv1.JobList
+		if err := k8s.List(context.Background(), &jobs, client.InNamespace(ns), client.MatchingLabels{builder.LabelRole: builder.RoleVerify}); err != nil {
+			t.Fatal(err)
+		}
+		return jobs.Items
+	}
+	if n := len(verifyJobs()); n != 0 {
+		t.Fatalf("%d verification Jobs before any backup", n)
+	}
+
+	backup := startJob(t, ns)
+	finishJob(t, backup, true, 0, `{"result":"succeeded","backupId":"20260301T030000Z","bytes":10,"durationSeconds":1}`)
+	var vjob batchv1.Job
+	eventually(t, "verification Job started", func() error {
+		jobs := verifyJobs()
+		if len(jobs) != 1 {
+			return fmt.Errorf("%d verification Jobs", len(jobs))
+		}
+		vjob = jobs[0]
+		return nil
+	})
+	if owner := metav1.GetControllerOf(&vjob); owner == nil || owner.UID != vcj.UID || vjob.Annotations[builder.AnnotationVerifyBackupID] != "20260301T030000Z" {
+		t.Fatalf("verification Job %s: owner %+v annotations %v", vjob.Name, owner, vjob.Annotations)
+	}
+	env := vjob.Spec.Template.Spec.Containers[0].Env
+	if !slices.ContainsFunc(env, func(e corev1.EnvVar) bool { return e.Name == "PGBACKUP_BACKUP" && e.Value == "20260301T030000Z" }) {
+		t.Errorf("the verification does not name its backup: %+v", env)
+	}
+
+	finishVerifyJob(t, &vjob, true, 0, `{"result":"succeeded","backupId":"20260301T030000Z","bytes":0,"durationSeconds":3,`+
+		`"verification":{"restoreSeconds":2,"tablesChecked":1,"tablesMismatched":0,"checksFailed":0,"recorded":true}}`)
+	eventually(t, "verified", func() error {
+		if c := meta.FindStatusCondition(getBackup(t, ns, "orders").Status.Conditions, v1alpha1.ConditionVerified); c == nil || c.Status != metav1.ConditionTrue {
+			return fmt.Errorf("Verified %+v", c)
+		}
+		return nil
+	})
+	// Reconciles after the verification start nothing new for that backup.
+	time.Sleep(2 * time.Second)
+	if n := len(verifyJobs()); n != 1 {
+		t.Fatalf("%d verification Jobs for one backup", n)
+	}
+
+	next := startJob(t, ns)
+	finishJob(t, next, true, 0, `{"result":"succeeded","backupId":"20260302T030000Z","bytes":10,"durationSeconds":1}`)
+	eventually(t, "second verification Job", func() error {
+		for _, j := range verifyJobs() {
+			if j.Annotations[builder.AnnotationVerifyBackupID] == "20260302T030000Z" {
+				return nil
+			}
+		}
+		return errors.New("no verification of the second backup")
+	})
 }

@@ -293,6 +293,9 @@ type Output struct {
 	// CronJob was created); zero while spec.verify is unset or the CronJob
 	// is not seen yet.
 	VerifyEnabled time.Time
+	// VerifyDue is the backup id verify.everyNth asks to verify now; empty
+	// when none.
+	VerifyDue string
 	// RequeueAfter is the next moment a condition changes without any
 	// object changing (BackupStale or BackupRunning turning True, Verified
 	// turning stale); 0: none.
@@ -398,6 +401,7 @@ func Fold(in Input) Output {
 	meta.SetStatusCondition(&st.Conditions, running)
 	var verifyAfter time.Duration
 	out.NewVerifications, out.VerifyEnabled, verifyAfter = foldVerification(in, &st)
+	out.VerifyDue = verifyDue(in, &st)
 	out.RequeueAfter = earliest(earliest(staleAfter, runningAfter), verifyAfter)
 	out.Status = st
 	return out

@@ -8,7 +8,9 @@ import (
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 
+	"github.com/pgbackup/pgbackup/backup-agent/manifest"
 	"github.com/pgbackup/pgbackup/controller/api/v1alpha1"
 	"github.com/pgbackup/pgbackup/controller/builder"
 )
@@ -111,4 +113,37 @@ func verifiedCondition(pb *v1alpha1.PostgresBackup, st *v1alpha1.PostgresBackupS
 	c.Status, c.Reason = metav1.ConditionFalse, v1alpha1.ReasonVerificationStale
 	c.Message = fmt.Sprintf("No verification succeeded within verify.maxAge %s since verification was enabled at %s", maxAge, format(enabled))
 	return c, 0
+}
+
+// verifyDue returns the backup to verify now under verify.everyNth: the
+// newest successful backup, once everyNth successful backups newer than
+// the last verified one (by id) have finished, no verification Job is
+// running, and that backup has not been verified yet. Only the newest is
+// verified: backups missed while the controller was down are not queued.
+func verifyDue(in Input, st *v1alpha1.PostgresBackupStatus) string {
+	v := in.Backup.Spec.Verify
+	if v == nil || v.EveryNth == nil || in.VerifyCronJob == nil || st.LastSuccessfulBackup == nil || ptr.Deref(v.Suspend, false) {
+		return ""
+	}
+	for i := range in.Jobs {
+		job := &in.Jobs[i]
+		if c, _ := finishedCondition(job); c == nil && OwnedVerify(in.Backup, in.VerifyCronJob, job) {
+			return "" // one at a time, like the CronJob's Forbid
+		}
+	}
+	since := ""
+	if l := st.LastVerification; l != nil {
+		since = l.ID
+	}
+	newer := 0
+	for _, r := range st.RecentBackups {
+		if r.Result == v1alpha1.ResultSucceeded && r.ID != "" && (since == "" || manifest.CompareIDs(r.ID, since) > 0) {
+			newer++
+		}
+	}
+	id := st.LastSuccessfulBackup.ID
+	if id == "" || newer < int(*v.EveryNth) || (since != "" && manifest.CompareIDs(id, since) <= 0) {
+		return ""
+	}
+	return id
 }

@@ -328,3 +328,60 @@ func TestFoldVerification(t *testing.T) {
 		})
 	}
 }
+
+// verify.everyNth asks for a verification of the newest successful backup
+// once N successful backups newer than the last verified one finished,
+// never while a verification runs, never twice for one backup.
+func TestVerifyDue(t *testing.T) {
+	run := func(id string, ok bool) v1alpha1.BackupRun {
+		r := v1alpha1.BackupRun{ID: id, Result: v1alpha1.ResultSucceeded}
+		if !ok {
+			r.Result = v1alpha1.ResultFailed
+		}
+		return r
+	}
+	recent := []v1alpha1.BackupRun{ // newest first, as in status
+		run("20260301T040000Z", true), run("20260301T030000Z-1", false), run("20260301T030000Z", true), run("20260301T020000Z", true),
+	}
+	last := &v1alpha1.SuccessfulBackup{ID: "20260301T040000Z"}
+	verified := func(id string) *v1alpha1.VerificationRun {
+		return &v1alpha1.VerificationRun{ID: id, Result: v1alpha1.ResultSucceeded}
+	}
+	running := verifyJob("orders-verify-x", "", 0, "")
+	tests := []struct {
+		name     string
+		everyNth int32
+		suspend  bool
+		lastVer  *v1alpha1.VerificationRun
+		jobs     []batchv1.Job
+		vcj      *batchv1.CronJob
+		want     string
+	}{
+		{"first, every backup", 1, false, nil, nil, verifyCronJob(), "20260301T040000Z"},
+		{"one new since the last verified", 1, false, verified("20260301T030000Z"), nil, verifyCronJob(), "20260301T040000Z"},
+		{"every 2nd: one new is not enough", 2, false, verified("20260301T030000Z"), nil, verifyCronJob(), ""},
+		{"every 2nd: failed runs do not count", 2, false, verified("20260301T020000Z"), nil, verifyCronJob(), "20260301T040000Z"},
+		{"every 3rd", 3, false, verified("20260301T020000Z"), nil, verifyCronJob(), ""},
+		{"already verified", 1, false, verified("20260301T040000Z"), nil, verifyCronJob(), ""},
+		{"its verification failed: not retried", 1, false, &v1alpha1.VerificationRun{ID: "20260301T040000Z", Result: v1alpha1.ResultFailed}, nil, verifyCronJob(), ""},
+		{"a verification runs", 1, false, nil, []batchv1.Job{running}, verifyCronJob(), ""},
+		{"a foreign running Job does not block", 1, false, nil, []batchv1.Job{job("orders-1", "", 0, "")}, verifyCronJob(), "20260301T040000Z"},
+		{"suspended", 1, true, nil, nil, verifyCronJob(), ""},
+		{"no verify CronJob yet", 1, false, nil, nil, nil, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			pb := &v1alpha1.PostgresBackup{ObjectMeta: metav1.ObjectMeta{Name: "orders", UID: backupUID},
+				Spec: v1alpha1.PostgresBackupSpec{Verify: &v1alpha1.VerifySpec{EveryNth: ptr.To(tt.everyNth), Suspend: ptr.To(tt.suspend)}}}
+			st := &v1alpha1.PostgresBackupStatus{RecentBackups: recent, LastSuccessfulBackup: last, LastVerification: tt.lastVer}
+			if got := verifyDue(Input{Backup: pb, Jobs: tt.jobs, VerifyCronJob: tt.vcj}, st); got != tt.want {
+				t.Errorf("verifyDue = %q, want %q", got, tt.want)
+			}
+		})
+	}
+	pb := &v1alpha1.PostgresBackup{ObjectMeta: metav1.ObjectMeta{Name: "orders", UID: backupUID},
+		Spec: v1alpha1.PostgresBackupSpec{Verify: &v1alpha1.VerifySpec{Schedule: "@daily"}}}
+	if got := verifyDue(Input{Backup: pb, VerifyCronJob: verifyCronJob()}, &v1alpha1.PostgresBackupStatus{RecentBackups: recent, LastSuccessfulBackup: last}); got != "" {
+		t.Errorf("a scheduled verification is due after a backup: %q", got)
+	}
+}

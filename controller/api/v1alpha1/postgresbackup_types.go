@@ -161,14 +161,27 @@ type PostgresBackupSpec struct {
 
 // VerifySpec configures scheduled restore verification.
 // +kubebuilder:validation:XValidation:rule="!has(self.storage) || !has(self.storage.storageClassName) || has(self.storage.size)",message="verify.storage.storageClassName needs verify.storage.size"
+// +kubebuilder:validation:XValidation:rule="has(self.schedule) != has(self.everyNth)",message="set exactly one of verify.schedule and verify.everyNth"
 type VerifySpec struct {
 	// schedule is when verifications run, read in spec.timeZone: a
 	// five-field cron expression ("0 6 * * 0") or a macro such as
-	// "@weekly". Each run verifies the newest complete backup.
-	// +required
+	// "@weekly". Each run verifies the newest complete backup. Exactly one
+	// of schedule and everyNth.
+	// +optional
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=128
-	Schedule string `json:"schedule"`
+	Schedule string `json:"schedule,omitempty"`
+
+	// everyNth verifies right after every Nth successful backup run (1:
+	// after each one), exactly the backup that run made. The controller
+	// starts the verification Job from the verify CronJob, which is then
+	// suspended and only serves as its template. Runs missed while the
+	// controller was down are caught up with the newest backup only.
+	// Exactly one of schedule and everyNth.
+	// +optional
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=10
+	EveryNth *int32 `json:"everyNth,omitempty"`
 
 	// suspend stops new verification runs; backups go on.
 	// +optional
