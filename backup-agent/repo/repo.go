@@ -86,21 +86,13 @@ func (r Repo) Scan(ctx context.Context) ([]Entry, error) {
 // is incomplete or damaged, and must not be restored.
 func (r Repo) Manifest(ctx context.Context, id string) (*manifest.Manifest, error) {
 	key := manifest.Key(r.Prefix, id)
-	rc, err := r.Store.Get(ctx, key)
+	data, err := r.readSmall(ctx, key, "manifest")
 	if errors.Is(err, storage.ErrNotFound) {
 		return nil, result.Errorf(result.ReasonIntegrityFailed,
 			"backup %s has no manifest (%s): it does not exist or never completed, and cannot be restored", id, key)
 	}
 	if err != nil {
 		return nil, err
-	}
-	defer func() { _ = rc.Close() }()
-	data, err := io.ReadAll(io.LimitReader(rc, maxManifestBytes+1))
-	if err != nil {
-		return nil, result.Errorf(result.ReasonStorageFailed, "read %s: %w", key, err)
-	}
-	if len(data) > maxManifestBytes {
-		return nil, result.Errorf(result.ReasonIntegrityFailed, "manifest %s is larger than %d bytes", key, maxManifestBytes)
 	}
 	m, err := manifest.Unmarshal(data)
 	if err != nil {
@@ -115,15 +107,12 @@ func (r Repo) Manifest(ctx context.Context, id string) (*manifest.Manifest, erro
 	return m, nil
 }
 
-// Verification reads the verification record of backup id: nil (and no
-// error) when the backup has none. A record that does not validate, or
-// names another backup, is IntegrityFailed.
-func (r Repo) Verification(ctx context.Context, id string) (*manifest.Verification, error) {
-	key := manifest.VerificationKey(r.Prefix, id)
+// readSmall reads a metadata object (a manifest, a verification record)
+// whole, refusing one larger than maxManifestBytes: metadata lists
+// objects, it does not hold data, so anything larger is not ours. A
+// missing object is returned as an error matching storage.ErrNotFound.
+func (r Repo) readSmall(ctx context.Context, key, what string) ([]byte, error) {
 	rc, err := r.Store.Get(ctx, key)
-	if errors.Is(err, storage.ErrNotFound) {
-		return nil, nil
-	}
 	if err != nil {
 		return nil, err
 	}
@@ -133,7 +122,22 @@ func (r Repo) Verification(ctx context.Context, id string) (*manifest.Verificati
 		return nil, result.Errorf(result.ReasonStorageFailed, "read %s: %w", key, err)
 	}
 	if len(data) > maxManifestBytes {
-		return nil, result.Errorf(result.ReasonIntegrityFailed, "verification record %s is larger than %d bytes", key, maxManifestBytes)
+		return nil, result.Errorf(result.ReasonIntegrityFailed, "%s %s is larger than %d bytes", what, key, maxManifestBytes)
+	}
+	return data, nil
+}
+
+// Verification reads the verification record of backup id: nil (and no
+// error) when the backup has none. A record that does not validate, or
+// names another backup, is IntegrityFailed.
+func (r Repo) Verification(ctx context.Context, id string) (*manifest.Verification, error) {
+	key := manifest.VerificationKey(r.Prefix, id)
+	data, err := r.readSmall(ctx, key, "verification record")
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
 	}
 	v, err := manifest.UnmarshalVerification(data)
 	if err != nil {

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"context"
 	"io"
 
+	"github.com/go-logr/logr"
 	"github.com/spf13/cobra"
 
 	"github.com/pgbackup/pgbackup/backup-agent/backup"
@@ -40,6 +42,17 @@ The result is written as one JSON line to --termination-log.
 
 // runBackup runs the agent and writes its result, whatever happened.
 func runBackup(cmd *cobra.Command, stderr io.Writer, opts *backup.Options, logLevel string) error {
+	return runWithResult(cmd, stderr, logLevel, opts.TerminationLog, "Backup failed",
+		func(ctx context.Context, log logr.Logger) (result.Result, error) {
+			return backup.Run(ctx, log, *opts, backup.Deps{})
+		})
+}
+
+// runWithResult is the frame of every subcommand that reports a result
+// line (backup, verify): flags from the environment, the logger, the run,
+// then the result written to the termination log whatever happened.
+func runWithResult(cmd *cobra.Command, stderr io.Writer, logLevel, terminationLog, failed string,
+	run func(context.Context, logr.Logger) (result.Result, error)) error {
 	limitMemory()
 	var res result.Result
 	err := envflag.Apply(cmd.Flags())
@@ -51,14 +64,14 @@ func runBackup(cmd *cobra.Command, stderr io.Writer, opts *backup.Options, logLe
 		err = result.Wrap(result.ReasonConfigInvalid, lerr)
 	}
 	if err == nil {
-		res, err = backup.Run(cmd.Context(), log, *opts, backup.Deps{})
+		res, err = run(cmd.Context(), log)
 	} else {
 		res.Fail(err)
 	}
 	if err != nil {
-		log.Error(err, "Backup failed", "reason", result.ReasonOf(err), "backupId", res.BackupID)
+		log.Error(err, failed, "reason", result.ReasonOf(err), "backupId", res.BackupID)
 	}
-	if werr := res.WriteFile(opts.TerminationLog); werr != nil {
+	if werr := res.WriteFile(terminationLog); werr != nil {
 		log.Error(werr, "Could not write the result")
 		if err == nil {
 			return result.Wrap(result.ReasonInternal, werr)

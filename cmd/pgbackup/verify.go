@@ -1,14 +1,14 @@
 package main
 
 import (
+	"context"
 	"io"
 
+	"github.com/go-logr/logr"
 	"github.com/spf13/cobra"
 
 	"github.com/pgbackup/pgbackup/backup-agent/result"
 	"github.com/pgbackup/pgbackup/backup-agent/verify"
-	"github.com/pgbackup/pgbackup/internal/envflag"
-	"github.com/pgbackup/pgbackup/internal/logging"
 )
 
 func newVerifyCommand(stderr io.Writer) *cobra.Command {
@@ -55,29 +55,8 @@ into a real server. The restored databases are dropped at the end unless
 
 // runVerify runs a verification and writes its result, whatever happened.
 func runVerify(cmd *cobra.Command, stderr io.Writer, opts *verify.Options, logLevel string) error {
-	limitMemory()
-	var res result.Result
-	err := envflag.Apply(cmd.Flags())
-	if err != nil {
-		err = result.Wrap(result.ReasonConfigInvalid, err)
-	}
-	log, lerr := logging.New(stderr, logLevel)
-	if err == nil && lerr != nil {
-		err = result.Wrap(result.ReasonConfigInvalid, lerr)
-	}
-	if err == nil {
-		res, err = verify.Run(cmd.Context(), log, *opts, verify.Deps{})
-	} else {
-		res.Fail(err)
-	}
-	if err != nil {
-		log.Error(err, "Verification failed", "reason", result.ReasonOf(err), "backupId", res.BackupID)
-	}
-	if werr := res.WriteFile(opts.TerminationLog); werr != nil {
-		log.Error(werr, "Could not write the result")
-		if err == nil {
-			return result.Wrap(result.ReasonInternal, werr)
-		}
-	}
-	return err
+	return runWithResult(cmd, stderr, logLevel, opts.TerminationLog, "Verification failed",
+		func(ctx context.Context, log logr.Logger) (result.Result, error) {
+			return verify.Run(ctx, log, *opts, verify.Deps{})
+		})
 }
