@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -41,7 +42,8 @@ func verified(b Backup) string {
 		for _, s := range v.RestoreSeconds {
 			total += s
 		}
-		return fmt.Sprintf("yes %s (%.0fs)", v.CheckedAt.UTC().Format("2006-01-02"), total)
+		// Rounded up, as the controller's status does.
+		return fmt.Sprintf("yes %s (%.0fs)", v.CheckedAt.UTC().Format("2006-01-02"), math.Ceil(total))
 	default:
 		return "FAILED (" + v.Reason + ")"
 	}

@@ -35,7 +35,9 @@ type Deps struct {
 
 // run is one verification.
 type run struct {
-	log   logr.Logger
+	// log names the backup; base does not (restore adds the backup and
+	// the database itself).
+	log, base logr.Logger
 	opts  Options
 	set   settings
 	store storage.Store
@@ -55,7 +57,7 @@ func Run(ctx context.Context, log logr.Logger, opts Options, deps Deps) (result.
 		now = time.Now
 	}
 	started := now()
-	r := &run{log: log, opts: opts, store: deps.Store, now: now}
+	r := &run{log: log, base: log, opts: opts, store: deps.Store, now: now}
 	err := r.execute(ctx)
 	res := r.res
 	res.DurationSeconds = now().Sub(started).Round(time.Millisecond).Seconds()
@@ -214,7 +216,7 @@ func (r *run) verify(ctx context.Context, m *manifest.Manifest, dbs []manifest.O
 		log := r.log.WithValues("database", obj.Name)
 		var warnings []string
 		started := r.now()
-		err := restore.Manifest(ctx, log, restore.Options{
+		err := restore.Manifest(ctx, r.base, restore.Options{
 			Destination: r.opts.Destination, Backup: m.ID, Database: obj.Name, Target: r.set.databaseURL(obj.Name),
 			Create: true, Jobs: r.opts.Jobs, SpoolDir: r.opts.SpoolDir, Identity: r.opts.Identity,
 			SingleTransaction: true, Globals: i == 0 && m.Globals != nil, ProgressInterval: r.opts.ProgressInterval,

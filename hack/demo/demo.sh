@@ -7,11 +7,17 @@
 # `up` creates the kind cluster $DEMO_CLUSTER (or reuses it), loads the
 # images, installs the chart, starts a sample PostgreSQL with data
 # (shop/orders-db) and an S3 server (storage/minio), applies
-# examples/postgresbackup.yaml unchanged, triggers a backup and waits for it,
-# prints `kubectl get pgb` and `pgbackup list`, restores the backup into a
-# new database and says whether its data matches. Running it again reuses
-# everything and takes a fresh backup. The cluster stays up for you to look
-# around: the last lines print the KUBECONFIG to export.
+# examples/postgresbackup.yaml unchanged and adds spec.verify to it (a
+# restore verification with two SQL checks), triggers a backup and waits for
+# it, prints `kubectl get pgb` and `pgbackup list`, restores the backup into
+# a new database and says whether its data matches. Then it verifies the
+# backup: a Job from the verify CronJob (orders-verify) restores it into a
+# scratch PostgreSQL in its own pod, compares row counts, runs amcheck and
+# the checks; it waits for Verified=True and prints `kubectl get pgb -o
+# wide`, status.lastVerifiedBackup and `pgbackup list` (VERIFIED column).
+# Running it again reuses everything and takes and verifies a fresh backup.
+# The cluster stays up for you to look around: the last lines print the
+# KUBECONFIG to export.
 #
 # Environment (the Makefile sets them): KIND, HELM, KUBECTL, KIND_NODE_IMAGE,
 # PGBACKUP_CI_KIND_CONFIG, CONTROLLER_IMAGE, AGENT_IMAGE, S3_TEST_IMAGE,
@@ -41,6 +47,10 @@ DESTINATION=s3://my-backups/shop/orders
 S3_ENDPOINT=http://minio.storage.svc.cluster.local:9000
 DB=orders
 RESTORED=orders_restored
+VERIFY_CRONJOB=$BACKUP-verify
+# The scratch server of verifications: the sample database's image, already
+# loaded into kind (the chart's default, postgres:{major}, would be pulled).
+VERIFY_IMAGE_TEMPLATE=${POSTGRES_IMAGE%:*}:{major}
 
 log() { printf '\n==> %s\n' "$*" >&2; }
 info() { printf '    %s\n' "$*" >&2; }
@@ -118,6 +128,7 @@ install_chart() {
     --namespace "$RELEASE_NS" --create-namespace --kubeconfig "$KUBECONFIG" \
     --set "image.repository=${CONTROLLER_IMAGE%:*}" --set "image.tag=${CONTROLLER_IMAGE##*:}" \
     --set "agent.image.repository=${AGENT_IMAGE%:*}" --set "agent.image.tag=${AGENT_IMAGE##*:}" \
+    --set "verify.postgresImageTemplate=$VERIFY_IMAGE_TEMPLATE" \
     --wait --timeout "${TIMEOUT}s"
   k get deployment -n "$RELEASE_NS" "$RELEASE-controller"
 }
@@ -135,6 +146,24 @@ world() {
 apply_example() {
   k apply -n "$NS" -f "$ROOT/examples/postgresbackup.yaml"
   k wait -n "$NS" --for=condition=Ready "pgb/$BACKUP" --timeout="${TIMEOUT}s"
+}
+
+# verify_spec adds spec.verify to the example: weekly (Sundays 06:00), with
+# two checks run on the restored copy. The demo starts its run by hand.
+verify_spec() {
+  k patch pgb -n "$NS" "$BACKUP" --type merge -p '{"spec": {"verify": {
+    "schedule": "0 6 * * 0",
+    "checks": [
+      {"name": "orders-present", "database": "orders", "sql": "SELECT count(*) > 0 FROM orders"},
+      {"name": "no-orphan-items", "database": "orders",
+       "sql": "SELECT NOT EXISTS (SELECT 1 FROM order_items i LEFT JOIN orders o ON o.id = i.order_id WHERE o.id IS NULL)"}]}}}'
+  k wait -n "$NS" --for=condition=Ready "pgb/$BACKUP" --timeout="${TIMEOUT}s"
+  local deadline=$((SECONDS + TIMEOUT))
+  until k get cronjob -n "$NS" "$VERIFY_CRONJOB" >/dev/null 2>&1; do
+    ((SECONDS < deadline)) || die "no CronJob $VERIFY_CRONJOB after ${TIMEOUT}s"
+    sleep 1
+  done
+  k get cronjob -n "$NS" "$VERIFY_CRONJOB"
 }
 
 trigger() {
@@ -170,6 +199,32 @@ compare() {
   info "$RESTORED: $restored"
   [[ -n $source && $source == "$restored" ]] || die "data differs: $RESTORED is not identical to $DB"
   log "data matches: $RESTORED, restored from the latest backup, is identical to $DB"
+}
+
+# verify runs a verification now: a Job from the verify CronJob, as the
+# schedule would start it, and waits until the controller has recorded it.
+verify() {
+  local job=$VERIFY_CRONJOB-demo-$(date +%s) deadline=$((SECONDS + TIMEOUT)) t0=$SECONDS seen status
+  k create job -n "$NS" "$job" --from="cronjob/$VERIFY_CRONJOB"
+  info "waiting for the controller to record $job (Verified condition)"
+  while :; do
+    seen=$(k get pgb -n "$NS" "$BACKUP" -o jsonpath='{.status.lastVerification.jobName}')
+    [[ $seen == "$job" ]] && break
+    ((SECONDS < deadline)) || die "Job $job not recorded in the status after ${TIMEOUT}s"
+    sleep 1
+  done
+  k logs -n "$NS" "job/$job" -c verify --tail=4 | sed 's/^/    | /'
+  status=$(k get pgb -n "$NS" "$BACKUP" -o jsonpath='{range .status.conditions[?(@.type=="Verified")]}{.status} {.reason}: {.message}{end}')
+  info "Verified=$status"
+  [[ $status == True* ]] || die "verification failed: Verified=$status"
+  log "verified: the latest backup restores and passes its checks ($((SECONDS - t0))s from Job to Verified)"
+}
+
+show_verified() {
+  k get pgb -n "$NS" -o wide
+  echo
+  info "status.lastVerifiedBackup: $(k get pgb -n "$NS" "$BACKUP" -o jsonpath='{.status.lastVerifiedBackup}')"
+  run_agent demo-list-verified list --destination "$DESTINATION"
 }
 
 # psql DB QUERY: run a query in the PostgreSQL pod as the superuser.
@@ -219,10 +274,13 @@ up() {
   phase "helm upgrade --install" install_chart
   phase "PostgreSQL and S3 with data" world
   phase "apply examples/postgresbackup.yaml" apply_example
+  phase "kubectl patch: spec.verify" verify_spec
   phase "pgbackup trigger --wait" trigger
   phase "kubectl get pgb; pgbackup list" show
   phase "pgbackup restore (new database)" restore
   phase "compare source and restored data" compare
+  phase "verify Job (scratch PostgreSQL)" verify
+  phase "kubectl get pgb -o wide; list" show_verified
   PHASE=""
   log "timings"
   printf '    %s\n' "${TIMINGS[@]}" >&2

@@ -110,6 +110,11 @@ func newCluster() (*cluster, error) {
 	return c, nil
 }
 
+// verifyImageTemplate is the chart's verify.postgresImageTemplate: the
+// fixture's PostgreSQL image (17, the major of the fixture server), which
+// honours POSTGRES_HOST_AUTH_METHOD=trust like the official image.
+var verifyImageTemplate = strings.TrimSuffix(fixtures.PostgresImage(17), ":17") + ":{major}"
+
 // fixtureImages are the test images the fixtures run.
 func fixtureImages() []string {
 	return []string{fixtures.PostgresImage(17), fixtures.S3Image}
@@ -288,6 +293,9 @@ func (c *cluster) install(ctx context.Context) error {
 			"--set", "image.repository="+ctrlRepo, "--set", "image.tag="+ctrlTag,
 			"--set", "agent.image.repository="+agentRepo, "--set", "agent.image.tag="+agentTag,
 			"--set", "logLevel=debug",
+			// The scratch server of verifications: the fixture image, loaded
+			// with the others (nothing is pulled).
+			"--set", "verify.postgresImageTemplate="+verifyImageTemplate,
 			"--wait", "--timeout", "4m")
 	})
 	wg.Go(func() { errs[1] = c.installFixtures(ctx) })

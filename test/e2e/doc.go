@@ -9,7 +9,11 @@
 // as AuthFailed with a BackupFailed event and nothing in S3; a backup that
 // outlives its schedule never runs twice at once (Forbid); `pgbackup
 // trigger --wait` runs one now; deleting the resource removes its CronJob
-// and Jobs but not its backups.
+// and Jobs but not its backups; a restore verification (spec.verify, its
+// scratch server the fixture's PostgreSQL image through the chart's
+// verify.postgresImageTemplate) turns Verified True with lastVerifiedBackup,
+// an event, metrics and verification.json in S3, and one with a failing
+// check turns it False (VerificationFailed) naming the check.
 //
 // The suite is behind the build tag "e2e", so `go test ./...` skips it:
 //

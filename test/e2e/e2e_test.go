@@ -74,7 +74,8 @@ func runMain(m *testing.M) int {
 // trigger --wait, then deletion. wrong-password: AuthFailed. forbid: a
 // backup held up by a lock never overlaps the next scheduled one.
 // pod-deleted: the agent pod deleted mid-upload aborts its upload and the
-// status shows the failure.
+// status shows the failure. verify-succeeds, verify-fails: a restore
+// verification (verify_test.go) with a passing and a failing check.
 func TestBackups(t *testing.T) {
 	t.Run("scheduled", func(t *testing.T) {
 		t.Parallel()
@@ -91,6 +92,14 @@ func TestBackups(t *testing.T) {
 	t.Run("pod-deleted", func(t *testing.T) {
 		t.Parallel()
 		testPodDeleted(t)
+	})
+	t.Run("verify-succeeds", func(t *testing.T) {
+		t.Parallel()
+		testVerifySucceeds(t)
+	})
+	t.Run("verify-fails", func(t *testing.T) {
+		t.Parallel()
+		testVerifyFails(t)
 	})
 }
 
