@@ -32,7 +32,7 @@ The result is written as one JSON line to --termination-log.
 ` + exitCodesHelp,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runBackup(cmd, stderr, &opts, logLevel)
+			return runBackup(cmd, stderr, &opts, &logLevel)
 		},
 	}
 	opts.AddFlags(cmd.Flags())
@@ -41,8 +41,8 @@ The result is written as one JSON line to --termination-log.
 }
 
 // runBackup runs the agent and writes its result, whatever happened.
-func runBackup(cmd *cobra.Command, stderr io.Writer, opts *backup.Options, logLevel string) error {
-	return runWithResult(cmd, stderr, logLevel, opts.TerminationLog, "Backup failed",
+func runBackup(cmd *cobra.Command, stderr io.Writer, opts *backup.Options, logLevel *string) error {
+	return runWithResult(cmd, stderr, logLevel, &opts.TerminationLog, "Backup failed",
 		func(ctx context.Context, log logr.Logger) (result.Result, error) {
 			return backup.Run(ctx, log, *opts, backup.Deps{})
 		})
@@ -51,7 +51,10 @@ func runBackup(cmd *cobra.Command, stderr io.Writer, opts *backup.Options, logLe
 // runWithResult is the frame of every subcommand that reports a result
 // line (backup, verify): flags from the environment, the logger, the run,
 // then the result written to the termination log whatever happened.
-func runWithResult(cmd *cobra.Command, stderr io.Writer, logLevel, terminationLog, failed string,
+// logLevel and terminationLog are read only after the environment was
+// applied: they may come from PGBACKUP_LOG_LEVEL and
+// PGBACKUP_TERMINATION_LOG.
+func runWithResult(cmd *cobra.Command, stderr io.Writer, logLevel, terminationLog *string, failed string,
 	run func(context.Context, logr.Logger) (result.Result, error)) error {
 	limitMemory()
 	var res result.Result
@@ -59,7 +62,7 @@ func runWithResult(cmd *cobra.Command, stderr io.Writer, logLevel, terminationLo
 	if err != nil {
 		err = result.Wrap(result.ReasonConfigInvalid, err)
 	}
-	log, lerr := logging.New(stderr, logLevel)
+	log, lerr := logging.New(stderr, *logLevel)
 	if err == nil && lerr != nil {
 		err = result.Wrap(result.ReasonConfigInvalid, lerr)
 	}
@@ -71,7 +74,7 @@ func runWithResult(cmd *cobra.Command, stderr io.Writer, logLevel, terminationLo
 	if err != nil {
 		log.Error(err, failed, "reason", result.ReasonOf(err), "backupId", res.BackupID)
 	}
-	if werr := res.WriteFile(terminationLog); werr != nil {
+	if werr := res.WriteFile(*terminationLog); werr != nil {
 		log.Error(werr, "Could not write the result")
 		if err == nil {
 			return result.Wrap(result.ReasonInternal, werr)

@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/pgbackup/pgbackup/backup-agent/result"
 	"github.com/pgbackup/pgbackup/internal/version"
 )
 
@@ -58,5 +61,30 @@ func TestVersionJSON(t *testing.T) {
 	}
 	if got != version.Get() {
 		t.Fatalf("got %+v, want %+v", got, version.Get())
+	}
+}
+
+// The subcommands that report a result take --termination-log and
+// --log-level from the environment too (PGBACKUP_TERMINATION_LOG, as the
+// CronJobs set it): both are read after the environment is applied.
+func TestResultSettingsComeFromTheEnvironment(t *testing.T) {
+	for _, sub := range []string{"backup", "verify"} {
+		t.Run(sub, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "result.json")
+			t.Setenv("PGBACKUP_TERMINATION_LOG", path)
+			t.Setenv("PGBACKUP_LOG_LEVEL", "loud")
+			var stdout, stderr bytes.Buffer
+			if code := run(context.Background(), []string{sub, "--destination", "s3://bucket/prefix"}, &stdout, &stderr); code != 2 {
+				t.Fatalf("exit %d, want 2; stderr %q", code, stderr.String())
+			}
+			b, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatalf("no result at PGBACKUP_TERMINATION_LOG: %v", err)
+			}
+			var res result.Result
+			if err := json.Unmarshal(b, &res); err != nil || res.Reason != result.ReasonConfigInvalid || !strings.Contains(res.Message, `log level "loud"`) {
+				t.Fatalf("result %s (%v), want ConfigInvalid about PGBACKUP_LOG_LEVEL", b, err)
+			}
+		})
 	}
 }

@@ -45,7 +45,7 @@ into a real server. The restored databases are dropped at the end unless
 ` + exitCodesHelp,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runVerify(cmd, stderr, &opts, logLevel)
+			return runVerify(cmd, stderr, &opts, &logLevel)
 		},
 	}
 	opts.AddFlags(cmd.Flags())
@@ -54,8 +54,8 @@ into a real server. The restored databases are dropped at the end unless
 }
 
 // runVerify runs a verification and writes its result, whatever happened.
-func runVerify(cmd *cobra.Command, stderr io.Writer, opts *verify.Options, logLevel string) error {
-	return runWithResult(cmd, stderr, logLevel, opts.TerminationLog, "Verification failed",
+func runVerify(cmd *cobra.Command, stderr io.Writer, opts *verify.Options, logLevel *string) error {
+	return runWithResult(cmd, stderr, logLevel, &opts.TerminationLog, "Verification failed",
 		func(ctx context.Context, log logr.Logger) (result.Result, error) {
 			return verify.Run(ctx, log, *opts, verify.Deps{})
 		})
