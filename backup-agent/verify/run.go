@@ -38,12 +38,12 @@ type run struct {
 	// log names the backup; base does not (restore adds the backup and
 	// the database itself).
 	log, base logr.Logger
-	opts  Options
-	set   settings
-	store storage.Store
-	now   func() time.Time
-	res   result.Result
-	rec   manifest.Verification
+	opts      Options
+	set       settings
+	store     storage.Store
+	now       func() time.Time
+	res       result.Result
+	rec       manifest.Verification
 	// restored are the databases this run created on the scratch server.
 	restored []string
 	server   pgclient.ServerVersion
