@@ -335,27 +335,32 @@ func (r *run) dropRestored(ctx context.Context) {
 	}
 }
 
-// record writes the verification record once. A retry whose first answer
-// was lost finds its own bytes and counts as written.
+// record writes the verification record once. Any unclear answer (lost,
+// a timeout, a retry answered 412 because the first try landed) is
+// resolved by reading the record back: its own content means it was
+// written; another run's record is left as it is.
 func record(ctx context.Context, rp repo.Repo, v manifest.Verification) (bool, error) {
 	body, err := v.Marshal()
 	if err != nil {
 		return false, err
 	}
 	key := manifest.VerificationKey(rp.Prefix, v.BackupID)
-	err = rp.Store.PutIfAbsent(ctx, key, body, "application/json")
-	if err == nil {
+	putErr := rp.Store.PutIfAbsent(ctx, key, body, "application/json")
+	if putErr == nil {
 		return true, nil
 	}
-	if !errors.Is(err, storage.ErrExists) {
-		return false, err
+	stored, err := rp.Verification(ctx, v.BackupID)
+	switch {
+	case err != nil:
+		return false, errors.Join(putErr, fmt.Errorf("read %s back: %w", key, err))
+	case stored == nil:
+		return false, putErr // it did not land
 	}
-	stored, rerr := rp.Verification(ctx, v.BackupID)
-	if rerr != nil || stored == nil {
-		return false, nil
+	mine := stored.CheckedAt.Equal(v.CheckedAt) && stored.Result == v.Result && stored.AgentVersion == v.AgentVersion
+	if mine || errors.Is(putErr, storage.ErrExists) {
+		return mine, nil
 	}
-	mine, _ := manifest.UnmarshalVerification(body)
-	return mine != nil && stored.CheckedAt.Equal(mine.CheckedAt) && stored.Result == mine.Result && stored.AgentVersion == mine.AgentVersion, nil
+	return false, putErr
 }
 
 // summarize joins the first problems, saying how many there were.
