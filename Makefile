@@ -133,9 +133,14 @@ build: ## Build bin/pgbackup (static, version stamped)
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/pgbackup ./cmd/pgbackup
 
 .PHONY: test-images
-test-images: ## Build the PostgreSQL 15 and 17 and the S3 (versitygw) test images
-	docker build -q --build-arg SUITE=bookworm -t $(POSTGRES_TEST_IMAGE):15 images/testing/postgres
-	docker build -q --build-arg SUITE=trixie -t $(POSTGRES_TEST_IMAGE):17 images/testing/postgres
+test-images: ## Build the PostgreSQL 15, 17 and 18 and the S3 (versitygw) test images (APT_CHECK_VALID_UNTIL)
+	rm -rf $(BUILD)/images/postgres && mkdir -p $(BUILD)/images/postgres
+	cp images/testing/postgres/* images/debian/add-suite.sh $(BUILD)/images/postgres/
+	docker build -q --build-arg SUITE=bookworm -t $(POSTGRES_TEST_IMAGE):15 $(BUILD)/images/postgres
+	docker build -q --build-arg SUITE=trixie -t $(POSTGRES_TEST_IMAGE):17 $(BUILD)/images/postgres
+	docker build -q --build-arg SUITE=trixie --build-arg FROM_SUITE=sid --build-arg PACKAGE=postgresql-18 \
+		--build-arg EXTRA_PACKAGES=postgresql-client-17 \
+		--build-arg APT_CHECK_VALID_UNTIL=$(APT_CHECK_VALID_UNTIL) -t $(POSTGRES_TEST_IMAGE):18 $(BUILD)/images/postgres
 	rm -rf $(BUILD)/s3 && mkdir -p $(BUILD)/s3
 	images/testing/s3/build.sh $(BUILD)/s3
 	cp images/testing/s3/Dockerfile $(BUILD)/s3/
@@ -160,10 +165,16 @@ CONTROLLER_IMAGE_NAME ?= pgbackup-controller
 AGENT_IMAGE_NAME    ?= pgbackup-agent
 CONTROLLER_IMAGE    ?= $(if $(REGISTRY),$(REGISTRY)/)$(CONTROLLER_IMAGE_NAME):$(IMAGE_TAG)
 AGENT_IMAGE         ?= $(if $(REGISTRY),$(REGISTRY)/)$(AGENT_IMAGE_NAME):$(IMAGE_TAG)
-# PostgreSQL major of the agent's client tools; AGENT_PGDG=true installs them
-# from apt.postgresql.org (for majors Debian trixie does not ship).
-AGENT_PG_MAJOR      ?= 17
+# PostgreSQL major of the agent's client tools and the Debian suite they come
+# from (sid, pinned to those packages; trixie has 17); AGENT_PGDG=true
+# installs them from apt.postgresql.org instead (any major it carries).
+AGENT_PG_MAJOR      ?= 18
+AGENT_PG_EXTRA_MAJORS ?= 17
+AGENT_PG_SUITE      ?= sid
 AGENT_PGDG          ?= false
+# false: accept an expired Release file of the extra suite (sid), as a dated
+# snapshot of the Debian archive has; signatures are still checked.
+APT_CHECK_VALID_UNTIL ?= true
 
 .PHONY: images
 images: controller-image agent-image ## Build both images (REGISTRY, IMAGE_TAG (default: chart appVersion), *_IMAGE_NAME, AGENT_PG_MAJOR)
@@ -176,11 +187,13 @@ controller-image: build ## Build the controller image [REGISTRY/]pgbackup-contro
 	docker build -q -t $(CONTROLLER_IMAGE) $(BUILD)/images/controller
 
 .PHONY: agent-image
-agent-image: build ## Build the agent image [REGISTRY/]pgbackup-agent:IMAGE_TAG (PostgreSQL AGENT_PG_MAJOR client, default 17)
+agent-image: build ## Build the agent image [REGISTRY/]pgbackup-agent:IMAGE_TAG (PostgreSQL AGENT_PG_MAJOR client, default 18)
 	@if [ -z "$(IMAGE_TAG)" ]; then echo "IMAGE_TAG is empty (no appVersion in $(CHART_DIR)/Chart.yaml?)"; exit 1; fi
 	rm -rf $(BUILD)/images/agent && mkdir -p $(BUILD)/images/agent
-	cp $(BIN)/pgbackup images/agent/Dockerfile $(BUILD)/images/agent/
-	docker build -q --build-arg PG_MAJOR=$(AGENT_PG_MAJOR) --build-arg PGDG=$(AGENT_PGDG) \
+	cp $(BIN)/pgbackup images/agent/Dockerfile images/debian/add-suite.sh $(BUILD)/images/agent/
+	docker build -q --build-arg PG_MAJOR=$(AGENT_PG_MAJOR) --build-arg PG_SUITE=$(AGENT_PG_SUITE) --build-arg PGDG=$(AGENT_PGDG) \
+		--build-arg PG_EXTRA_MAJORS="$(AGENT_PG_EXTRA_MAJORS)" \
+		--build-arg APT_CHECK_VALID_UNTIL=$(APT_CHECK_VALID_UNTIL) \
 		-t $(AGENT_IMAGE) $(BUILD)/images/agent
 
 .PHONY: chart-manifests
@@ -199,8 +212,8 @@ bench-image: test-images ## Build the benchmark image pgbackup-test/bench:17 (Po
 	docker build -q -t pgbackup-test/bench:17 images/testing/bench
 
 .PHONY: bench
-bench: bench-image ## Time pg_dump, pg_dump+aws s3 cp and the agent (BENCH_SIZE_MB=1024 BENCH_RUNS=1)
-	$(GO) test -tags bench -run TestBench -v -count=1 -timeout 60m ./test/bench/
+bench: bench-image ## Time pg_dump, pg_dump+aws s3 cp, the agent and restores (BENCH_SIZE_MB BENCH_SHAPE BENCH_RUNS BENCH_COMPRESSIONS BENCH_RESTORE_JOBS BENCH_JSON BENCH_BASELINE BENCH_PROFILE: docs/bench.md)
+	$(GO) test -tags bench -run TestBench -v -count=1 -timeout 120m ./test/bench/
 
 .PHONY: bench-controller
 bench-controller: envtest-assets ## Create 1,000 PostgresBackups on envtest; time until every CronJob exists, manager peak memory (BENCH_RESOURCES=1000)

@@ -44,7 +44,7 @@ func (r *run) dump(ctx context.Context, log logr.Logger, j job) (*manifest.Manif
 		// Whatever happens, leave the spool volume as it was found.
 		defer func() { _ = os.RemoveAll(r.spoolDir()) }()
 	}
-	if err := r.dumpGlobals(ctx, log, m, j.superuser); err != nil {
+	if err := r.dumpGlobals(ctx, log, m, j.pgDump, j.superuser); err != nil {
 		return nil, err
 	}
 	if m.GlobalsSkipped != "" {
@@ -73,7 +73,7 @@ func (r *run) spoolDir() string { return filepath.Join(r.opts.SpoolDir, r.id) }
 // as the manifest's globals, or records in it why they were skipped.
 // Without superuser rights pg_dumpall cannot read role passwords; in auto
 // mode that skips the globals with a warning, never silently.
-func (r *run) dumpGlobals(ctx context.Context, log logr.Logger, m *manifest.Manifest, superuser bool) error {
+func (r *run) dumpGlobals(ctx context.Context, log logr.Logger, m *manifest.Manifest, pgDump string, superuser bool) error {
 	mode := r.opts.Globals
 	if mode == GlobalsFalse {
 		return nil
@@ -83,7 +83,8 @@ func (r *run) dumpGlobals(ctx context.Context, log logr.Logger, m *manifest.Mani
 		log.Info("Skipping globals (warning)", "why", m.GlobalsSkipped)
 		return nil
 	}
-	pgDumpall, err := pgdump.Find("pg_dumpall")
+	// pg_dumpall of the same installation as the pg_dump that dumps.
+	pgDumpall, err := pgdump.Tool{Path: pgDump}.Sibling("pg_dumpall")
 	if err != nil {
 		return err
 	}

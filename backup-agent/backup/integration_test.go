@@ -92,14 +92,15 @@ func expectFailure(t *testing.T, run fixtures.AgentRun, code int, reason result.
 	}
 }
 
-// toolbox runs PostgreSQL 17 client tools against files, to check what the
-// agent stored with programs other than the agent.
+// toolbox runs client tools of the agent's major (the newest) against files,
+// to check what the agent stored with programs other than the agent: older
+// pg_restore cannot read a newer pg_dump's archive.
 func toolbox(t *testing.T, e *env) *fixtures.Postgres {
 	t.Helper()
-	if e.PG.Major == 17 {
+	if e.PG.Major == fixtures.NewestPostgresMajor() {
 		return e.PG
 	}
-	return fixtures.StartPostgres(t, 17)
+	return fixtures.StartPostgres(t, fixtures.NewestPostgresMajor())
 }
 
 func execIn(t *testing.T, pg *fixtures.Postgres, cmd ...string) string {

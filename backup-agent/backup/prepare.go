@@ -27,10 +27,10 @@ func (r *run) prepare(ctx context.Context) (job, error) {
 		return j, err
 	}
 	r.set = set
-	if j.pgDump, err = pgdump.Find("pg_dump"); err != nil {
-		return j, err
-	}
-	if j.dumpVersion, err = pgdump.ProgramVersion(ctx, j.pgDump); err != nil {
+	// Every installed pg_dump, found before anything is reached: which one
+	// dumps depends on the server's version.
+	tools, err := pgdump.Candidates(ctx, "pg_dump")
+	if err != nil {
 		return j, err
 	}
 	if r.store, err = r.openStore(ctx); err != nil {
@@ -39,7 +39,9 @@ func (r *run) prepare(ctx context.Context) (job, error) {
 	if err := r.store.Check(ctx); err != nil {
 		return j, err
 	}
-	j.server, j.dbs, j.superuser, err = r.inspect(ctx, j.dumpVersion)
+	var tool pgdump.Tool
+	j.server, tool, j.dbs, j.superuser, err = r.inspect(ctx, tools)
+	j.pgDump, j.dumpVersion = tool.Path, tool.Version
 	return j, err
 }
 
@@ -51,36 +53,38 @@ func (r *run) openStore(ctx context.Context) (storage.Store, error) {
 	return s, err
 }
 
-// inspect connects to the server, checks that pg_dump can dump it, and
-// picks the databases to dump.
-func (r *run) inspect(ctx context.Context, dump pgdump.Version) (server pgclient.ServerVersion, dbs []pgclient.Database, superuser bool, err error) {
+// inspect connects to the server, picks the pg_dump of tools that dumps it
+// (the oldest major not older than the server's), and picks the databases
+// to dump.
+func (r *run) inspect(ctx context.Context, tools []pgdump.Tool) (server pgclient.ServerVersion, tool pgdump.Tool, dbs []pgclient.Database, superuser bool, err error) {
 	open := r.deps.OpenCatalog
 	if open == nil {
 		open = openPgCatalog
 	}
 	cat, err := open(ctx, r.log, r.opts.ConnectRetries)
 	if err != nil {
-		return server, nil, false, err
+		return server, tool, nil, false, err
 	}
 	defer func() { _ = cat.Close(context.WithoutCancel(ctx)) }()
 	if server, err = cat.Server(ctx); err != nil {
-		return server, nil, false, err
+		return server, tool, nil, false, err
 	}
-	if err := pgdump.CheckCompatible(dump, server.Major(), server.Version); err != nil {
-		return server, nil, false, err
+	tool, ok := pgdump.Choose(tools, server.Major())
+	if !ok {
+		return server, tool, nil, false, pgdump.CheckCompatible(pgdump.Newest(tools).Version, server.Major(), server.Version)
 	}
 	all, err := cat.Databases(ctx)
 	if err != nil {
-		return server, nil, false, err
+		return server, tool, nil, false, err
 	}
 	if dbs, err = pgclient.Select(all, r.opts.Databases); err != nil {
-		return server, nil, false, err
+		return server, tool, nil, false, err
 	}
 	if len(dbs) == 0 {
-		return server, nil, false, result.Errorf(result.ReasonConfigInvalid, "no database to back up: the server has no connectable non-template database")
+		return server, tool, nil, false, result.Errorf(result.ReasonConfigInvalid, "no database to back up: the server has no connectable non-template database")
 	}
 	if superuser, err = cat.Superuser(ctx); err != nil {
-		return server, nil, false, err
+		return server, tool, nil, false, err
 	}
-	return server, dbs, superuser, nil
+	return server, tool, dbs, superuser, nil
 }

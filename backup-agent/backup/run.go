@@ -104,7 +104,7 @@ func (r *run) execute(ctx context.Context) (err error) {
 	}()
 	log := r.log.WithValues("backupId", r.id)
 	log.Info("Backup started", "destination", r.opts.Destination.URL, "databases", names(job.dbs),
-		"format", r.set.format, "compression", r.set.encoding.Compression.String(), "server", job.server.Version, "pgDump", job.dumpVersion.Full)
+		"format", r.set.format, "compression", r.set.encoding.Compression.String(), "server", job.server.Version, "pgDump", job.dumpVersion.Full, "pgDumpPath", job.pgDump)
 	m, err := r.dump(ctx, log, job)
 	if err != nil {
 		return err

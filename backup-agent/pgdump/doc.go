@@ -5,6 +5,11 @@
 // that returns io.EOF only after pg_dump has exited with status 0. A dump
 // that dies half-way therefore surfaces as an error at the end of the
 // stream, so the uploader downstream aborts instead of completing a
-// truncated object. The programs are found in PGBACKUP_PG_BIN_DIR when set,
-// else on PATH.
+// truncated object. [FeedThrough] chains two programs (pg_restore -f - into
+// psql) with the same promise.
+//
+// The programs are found in PGBACKUP_PG_BIN_DIR when set; else every
+// Debian installation (/usr/lib/postgresql/N/bin) and PATH are candidates,
+// and [Pick] / [Choose] take the oldest major that is not older than the
+// server: pg_dump 17 for a 15 server when 17 and 18 are installed.
 package pgdump

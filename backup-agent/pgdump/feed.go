@@ -87,3 +87,41 @@ func (r *recordingReader) Read(p []byte) (int, error) {
 	}
 	return n, err
 }
+
+// FeedThrough runs first with input on its stdin and feeds its output,
+// through filter, to second: pg_restore writing a script for psql. If input
+// fails, or first does, second is killed before it sees the end of its
+// input, as Feed does; the input's error comes first, then first's, then
+// second's.
+func FeedThrough(ctx context.Context, first Command, input io.Reader, filter func(io.Reader) io.Reader, second Command) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	src := &recordingReader{r: input}
+	first.Stdin = src
+	out, err := Start(ctx, first)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = out.Close() }()
+	err = Feed(ctx, second, filter(&checkedEnd{r: out, src: src}))
+	if src.err != nil {
+		return src.err
+	}
+	return err
+}
+
+// checkedEnd is a stream that ends in an error, not io.EOF, when the input
+// of its program failed: a program that took a cut input for a whole one
+// must not pass its end on.
+type checkedEnd struct {
+	r   io.Reader
+	src *recordingReader
+}
+
+func (c *checkedEnd) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	if errors.Is(err, io.EOF) && c.src.err != nil {
+		return n, c.src.err
+	}
+	return n, err
+}

@@ -2,10 +2,12 @@ package pgdump
 
 import (
 	"context"
+	"errors"
 	"io"
 	"os"
 	"strings"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"github.com/pgbackup/pgbackup/backup-agent/result"
@@ -38,9 +40,22 @@ func TestCheckCompatible(t *testing.T) {
 	if err := CheckCompatible(Version{"17.2", 17, 2}, 17, "17.6"); err != nil {
 		t.Errorf("pg_dump 17 refused a 17 server: %v", err)
 	}
+	if err := CheckCompatible(Version{"18.6", 18, 6}, 18, "18.1"); err != nil {
+		t.Errorf("pg_dump 18 refused an 18 server: %v", err)
+	}
 	err := CheckCompatible(Version{"15.18", 15, 18}, 17, "17.2")
 	if result.ReasonOf(err) != result.ReasonDumpFailed || !strings.Contains(err.Error(), "pg_dump 15.18") || !strings.Contains(err.Error(), "PostgreSQL 17.2") {
 		t.Errorf("pg_dump 15 against 17: %v, want DumpFailed naming both versions", err)
+	}
+	// The way out is named: an image with the server's client tools.
+	err = CheckCompatible(Version{"18.6", 18, 6}, 19, "19.0")
+	for _, want := range []string{"PostgreSQL 19 client tools", "AGENT_PG_MAJOR=19", "-pg19", BinDirEnv} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("pg_dump 18 against 19: %v, want it to name %q", err, want)
+		}
+	}
+	if err != nil && strings.Contains(err.Error(), "\n") {
+		t.Errorf("the error is not one line: %q", err)
 	}
 }
 
@@ -178,4 +193,45 @@ func TestHintNamesAFullSpool(t *testing.T) {
 	if !strings.Contains(h, "spool") || !strings.Contains(h, "spec.storage.size") {
 		t.Errorf("Hint = %q", h)
 	}
+}
+
+func TestFeedThrough(t *testing.T) {
+	dir := t.TempDir()
+	out := dir + "/out"
+	// second writes what it got, and "whole" only after the end of its input.
+	// (Shell builtins only: a child would outlive the shell's SIGKILL.)
+	second := Command{Path: "/bin/sh", Args: []string{"-c", `while IFS= read -r l; do printf '%s\n' "$l"; done > ` + out + ` && echo whole >> ` + out}, Reason: result.ReasonRestoreFailed}
+	upper := func(r io.Reader) io.Reader { return r }
+	read := func() string { b, _ := os.ReadFile(out); return string(b) }
+
+	t.Run("whole", func(t *testing.T) {
+		first := Command{Path: "/bin/sh", Args: []string{"-c", "tr a-z A-Z"}, Reason: result.ReasonRestoreFailed}
+		if err := FeedThrough(context.Background(), first, strings.NewReader("abc\n"), upper, second); err != nil {
+			t.Fatal(err)
+		}
+		if got := read(); got != "ABC\nwhole\n" {
+			t.Errorf("second got %q", got)
+		}
+	})
+	t.Run("first fails", func(t *testing.T) {
+		first := Command{Path: "/bin/sh", Args: []string{"-c", "head -c 2; echo 'pg_restore: error: bad archive' >&2; exit 1"}, Reason: result.ReasonRestoreFailed}
+		err := FeedThrough(context.Background(), first, strings.NewReader("abcdef"), upper, second)
+		if result.ReasonOf(err) != result.ReasonRestoreFailed || !strings.Contains(err.Error(), "bad archive") {
+			t.Errorf("err %v, want first's failure", err)
+		}
+		if strings.Contains(read(), "whole") {
+			t.Error("second saw the end of its input after first failed")
+		}
+	})
+	t.Run("input fails", func(t *testing.T) {
+		first := Command{Path: "/bin/cat", Reason: result.ReasonRestoreFailed}
+		boom := errors.New("checksum mismatch")
+		err := FeedThrough(context.Background(), first, io.MultiReader(strings.NewReader("abc"), iotest.ErrReader(boom)), upper, second)
+		if !errors.Is(err, boom) {
+			t.Errorf("err %v, want the input's", err)
+		}
+		if strings.Contains(read(), "whole") {
+			t.Error("second saw the end of its input after the input failed")
+		}
+	})
 }

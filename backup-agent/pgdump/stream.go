@@ -32,6 +32,9 @@ type Command struct {
 	Reason result.Reason
 	// Stderr, when set, also receives the program's standard error.
 	Stderr io.Writer
+	// Stdin, when set, is the program's standard input (Start only; Feed
+	// has its own input).
+	Stdin io.Reader
 }
 
 // Stream is the standard output of a running program. Read returns io.EOF
@@ -58,6 +61,7 @@ func Start(ctx context.Context, c Command) (*Stream, error) {
 	cmd.WaitDelay = stopGrace
 	s := &Stream{cmd: cmd, stderr: &tailBuffer{max: stderrKeep}, reason: c.Reason, name: programName(c.Path)}
 	cmd.Stderr = s.stderr
+	cmd.Stdin = c.Stdin
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		return nil, fmt.Errorf("%s: stdout pipe: %w", s.name, err)

@@ -81,12 +81,14 @@ func ProgramVersion(ctx context.Context, path string) (Version, error) {
 }
 
 // CheckCompatible refuses a pg_dump older than the server: pg_dump cannot
-// dump servers of a newer major version.
+// dump servers of a newer major version. The error names the agent image
+// that would work and how to build it.
 func CheckCompatible(dump Version, serverMajor int, serverVersion string) error {
 	if dump.Major < serverMajor {
 		return result.Errorf(result.ReasonDumpFailed,
-			"pg_dump %s is older than the server (PostgreSQL %s): pg_dump must be at least major version %d; use an agent image with newer client tools or set %s",
-			dump.Full, serverVersion, serverMajor, BinDirEnv)
+			"pg_dump %s is older than the server (PostgreSQL %s) and cannot dump it: use an agent image with PostgreSQL %d client tools "+
+				"(build one with `make agent-image AGENT_PG_MAJOR=%d AGENT_PGDG=true IMAGE_TAG=<version>-pg%d`) or point %s at pg_dump %d or newer",
+			dump.Full, serverVersion, serverMajor, serverMajor, serverMajor, BinDirEnv, serverMajor)
 	}
 	return nil
 }

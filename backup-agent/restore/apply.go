@@ -188,11 +188,7 @@ func dropCreated(log logr.Logger, p plan, st stage, cause error) error {
 // the target: the connection without secrets on its command line, the
 // secrets in its environment (target.toolEnv). cleanup must be called
 // once the program has exited.
-func toolCommand(p plan, name string, args []string) (cmd pgdump.Command, cleanup func(), err error) {
-	path, err := pgdump.Find(name)
-	if err != nil {
-		return cmd, nil, err
-	}
+func toolCommand(p plan, path string, args []string) (cmd pgdump.Command, cleanup func(), err error) {
 	env, cleanup, err := p.target.toolEnv(p.spoolDir)
 	if err != nil {
 		return cmd, nil, err
@@ -223,7 +219,11 @@ func applyGlobals(ctx context.Context, log logr.Logger, script []byte, p plan) e
 	if dropped > 0 {
 		log.Info("Globals: left out the statements about the connecting role", "role", self, "statements", dropped)
 	}
-	cmd, cleanup, err := toolCommand(p, "psql", []string{"-X", "-q", "--no-password", "-d", p.target.conninfo(maintenanceDB), "-f", "-"})
+	psql, err := pgdump.Find("psql")
+	if err != nil {
+		return err
+	}
+	cmd, cleanup, err := toolCommand(p, psql, []string{"-X", "-q", "--no-password", "-d", p.target.conninfo(maintenanceDB), "-f", "-"})
 	if err != nil {
 		return err
 	}

@@ -30,8 +30,8 @@ import (
 // S3-compatible server. Restored databases are compared with their source
 // object by object and row by row (see takeSnapshot).
 
-// env is one test's world: PostgreSQL 17 (the usual source and the restore
-// target) and S3 on a private network.
+// env is one test's world: PostgreSQL of the newest major (18; the usual
+// source and the restore target) and S3 on a private network.
 type env struct{ *fixtures.Stack }
 
 func newEnv(t *testing.T, initSQL string) *env {
@@ -39,7 +39,7 @@ func newEnv(t *testing.T, initSQL string) *env {
 	if testing.Short() {
 		t.Skip("integration: needs Docker; run without -short")
 	}
-	return &env{fixtures.StartStack(t, 17, initSQL)}
+	return &env{fixtures.StartStack(t, fixtures.NewestPostgresMajor(), initSQL)}
 }
 
 // realisticSQL is testdata/realistic.sql: the schema and data every round
@@ -507,23 +507,32 @@ func TestRestoreRoundTrip(t *testing.T) {
 	checkRealistic(t, src)
 	customID := e.backup(t, e.PG, "custom", "--databases", "app", "--format", "custom")
 
-	t.Run("custom/postgres-17-to-17", func(t *testing.T) {
+	t.Run(fmt.Sprintf("custom/postgres-%d-to-%[1]d", e.PG.Major), func(t *testing.T) {
 		e.mustRestore(t, "custom", "--backup", customID, "--target", target(e.PG, "rt_custom"), "--create")
 		requireSame(t, src, "app", takeSnapshot(t, e.PG, "rt_custom"), "rt_custom")
 	})
 
-	t.Run("custom/postgres-15-to-17", func(t *testing.T) {
-		pg15 := fixtures.StartPostgres(t, 15, fixtures.WithPostgresNetwork(e.Network, "pg15"), fixtures.WithInitSQL(sql))
-		src15 := takeSnapshot(t, pg15, "app")
-		checkRealistic(t, src15)
-		id := e.backup(t, pg15, "pg15", "--databases", "app", "--compression", "none")
-		if m := e.manifest(t, "pg15", id); m.Server.VersionNum/10000 != 15 {
-			t.Fatalf("the backup's server is %s, want PostgreSQL 15", m.Server.Version)
+	// Restores into a newer major: a backup of every older fixture server
+	// (15 and 17), restored into the newest (18) with its pg_restore.
+	for _, major := range fixtures.PostgresMajors {
+		if major >= e.PG.Major {
+			continue
 		}
-		// No --backup: latest, the only one under this prefix.
-		e.mustRestore(t, "pg15", "--target", target(e.PG, "rt_from15"), "--create")
-		requireSame(t, src15, "app on PostgreSQL 15", takeSnapshot(t, e.PG, "rt_from15"), "rt_from15 on PostgreSQL 17")
-	})
+		t.Run(fmt.Sprintf("custom/postgres-%d-to-%d", major, e.PG.Major), func(t *testing.T) {
+			alias := fmt.Sprintf("pg%d", major)
+			old := fixtures.StartPostgres(t, major, fixtures.WithPostgresNetwork(e.Network, alias), fixtures.WithInitSQL(sql))
+			srcOld := takeSnapshot(t, old, "app")
+			checkRealistic(t, srcOld)
+			id := e.backup(t, old, alias, "--databases", "app", "--compression", "none")
+			if m := e.manifest(t, alias, id); m.Server.VersionNum/10000 != major {
+				t.Fatalf("the backup's server is %s, want PostgreSQL %d", m.Server.Version, major)
+			}
+			// No --backup: latest, the only one under this prefix.
+			db := "rt_from" + alias
+			e.mustRestore(t, alias, "--target", target(e.PG, db), "--create")
+			requireSame(t, srcOld, fmt.Sprintf("app on PostgreSQL %d", major), takeSnapshot(t, e.PG, db), fmt.Sprintf("%s on PostgreSQL %d", db, e.PG.Major))
+		})
+	}
 
 	t.Run("plain", func(t *testing.T) {
 		id := e.backup(t, e.PG, "plain", "--databases", "app", "--format", "plain", "--compression", "gzip:6")
@@ -776,7 +785,7 @@ func TestRestoreSelection(t *testing.T) {
 			if err := m.Validate(); err != nil {
 				t.Errorf("manifest %s: %v", m.ID, err)
 			}
-			if m.Format != manifest.FormatCustom || m.Compression != "zstd:3" || m.Server.VersionNum/10000 != 17 || len(m.Databases) != 1 || m.Databases[0].Name != "app" {
+			if m.Format != manifest.FormatCustom || m.Compression != "zstd:3" || m.Server.VersionNum/10000 != e.PG.Major || len(m.Databases) != 1 || m.Databases[0].Name != "app" {
 				t.Errorf("manifest %s: %+v", m.ID, m)
 				continue
 			}

@@ -143,6 +143,34 @@ func (p plan) atomic() bool {
 	return p.m.Format != manifest.FormatPlain && p.singleTransaction && p.jobs <= 1
 }
 
+// scriptArgs are psql's arguments for a script on stdin (restoreScript):
+// pg_restore's, which holds its own BEGIN/COMMIT when single-transaction,
+// or a plain one, which gets --single-transaction as in toolArgs.
+func (p plan) scriptArgs(conninfo string) []string {
+	args := []string{"-X", "-q", "--no-password", "-v", "ON_ERROR_STOP=1", "-d", conninfo}
+	if p.m.Format == manifest.FormatPlain && p.singleTransaction {
+		args = append(args, "--single-transaction")
+	}
+	return append(args, "-f", "-")
+}
+
+// scriptRestoreArgs are pg_restore's arguments to write the restore as a
+// script to stdout (restoreScript), from input ("-": stdin): the same
+// choices as toolArgs, serially.
+func (p plan) scriptRestoreArgs(input string) []string {
+	args := []string{"--exit-on-error", "-f", "-"}
+	if p.clean {
+		args = append(args, "--clean", "--if-exists")
+	}
+	if p.singleTransaction {
+		args = append(args, "--single-transaction")
+	}
+	if input != "-" {
+		args = append(args, input)
+	}
+	return args
+}
+
 // toolArgs are pg_restore's or psql's arguments: conninfo is the target
 // without secrets, input "-" for stdin or the downloaded dump.
 func (p plan) toolArgs(conninfo, input string) []string {

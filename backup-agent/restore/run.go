@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -13,6 +15,7 @@ import (
 	"github.com/pgbackup/pgbackup/backup-agent/pgclient"
 	"github.com/pgbackup/pgbackup/backup-agent/pgdump"
 	"github.com/pgbackup/pgbackup/backup-agent/repo"
+	"github.com/pgbackup/pgbackup/backup-agent/result"
 	"github.com/pgbackup/pgbackup/backup-agent/storage"
 )
 
@@ -116,12 +119,14 @@ func requireTool(ctx context.Context, log logr.Logger, p plan) error {
 	return checkToolVersion(v, p.m)
 }
 
+// toolVersion is the newest installed restore program's version: the one
+// that can read the most.
 func toolVersion(ctx context.Context, p plan) (pgdump.Version, error) {
-	path, err := pgdump.Find(p.tool())
+	tools, err := pgdump.Candidates(ctx, p.tool())
 	if err != nil {
 		return pgdump.Version{}, err
 	}
-	return pgdump.ProgramVersion(ctx, path)
+	return pgdump.Newest(tools).Version, nil
 }
 
 // attempt is one restore's progress, for its one failure path.
@@ -132,6 +137,12 @@ type attempt struct {
 	// created: this restore created the target database.
 	created bool
 	st      stage
+	// tool is the restore program chosen for the target's server, server
+	// that server's version; filter: the script goes through
+	// preambleFilter (see compat.go).
+	tool   pgdump.Tool
+	server pgclient.ServerVersion
+	filter bool
 }
 
 // run prepares the target, fetches the dump and restores it. Roles and
@@ -149,6 +160,9 @@ func (a *attempt) run(ctx context.Context) error {
 		return err
 	}
 	a.st = prepared
+	if err := a.chooseTool(ctx); err != nil {
+		return err
+	}
 	input := "-"
 	if p.download {
 		path, cleanup, err := download(ctx, a.log, a.store, p)
@@ -171,7 +185,10 @@ func (a *attempt) run(ctx context.Context) error {
 // the downloaded dump).
 func (a *attempt) restore(ctx context.Context, input string, r io.Reader) error {
 	p := a.p
-	cmd, cleanup, err := toolCommand(p, p.tool(), p.toolArgs(p.target.conninfo(p.target.db), input))
+	if a.filter {
+		return a.restoreScript(ctx, input, r)
+	}
+	cmd, cleanup, err := toolCommand(p, a.tool.Path, p.toolArgs(p.target.conninfo(p.target.db), input))
 	if err != nil {
 		return err
 	}
@@ -179,6 +196,113 @@ func (a *attempt) restore(ctx context.Context, input string, r io.Reader) error 
 	a.st = toolStarted
 	return pgdump.Feed(ctx, cmd, r)
 }
+
+// restoreScript restores through psql with the script's preamble filtered
+// for an older server: pg_restore -f - | filter | psql, or a plain script
+// through the filter into psql.
+func (a *attempt) restoreScript(ctx context.Context, input string, r io.Reader) error {
+	p := a.p
+	psqlPath := a.tool.Path
+	if p.m.Format != manifest.FormatPlain {
+		var err error
+		if psqlPath, err = a.tool.Sibling("psql"); err != nil {
+			return err
+		}
+	}
+	psql, cleanup, err := toolCommand(p, psqlPath, p.scriptArgs(p.target.conninfo(p.target.db)))
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	var filter *preambleFilter
+	through := func(in io.Reader) io.Reader {
+		filter = newPreambleFilter(in, a.server.Major())
+		return filter
+	}
+	defer func() {
+		if filter != nil {
+			a.log.Info("Left out of the script's preamble what the server does not know", "statements", filter.Dropped, "server", a.server.Version)
+		}
+	}()
+	a.st = toolStarted
+	if p.m.Format == manifest.FormatPlain {
+		if input != "-" {
+			f, err := os.Open(input)
+			if err != nil {
+				return result.Errorf(result.ReasonRestoreFailed, "open the downloaded dump: %w", err)
+			}
+			defer func() { _ = f.Close() }()
+			r = f
+		}
+		return pgdump.Feed(ctx, psql, through(r))
+	}
+	first := pgdump.Command{Path: a.tool.Path, Args: p.scriptRestoreArgs(input), Env: os.Environ(), Reason: result.ReasonRestoreFailed}
+	return pgdump.FeedThrough(ctx, first, r, through, psql)
+}
+
+// chooseTool picks the restore program for the target's server: of the
+// installed ones, the oldest major not older than the backup's pg_dump
+// (so it reads the archive) nor than the server (so it speaks its SQL);
+// the newest when the server is newer than all of them. It decides whether
+// the script must be filtered for an older server, and a parallel restore
+// that cannot be filtered runs serially, with a warning.
+func (a *attempt) chooseTool(ctx context.Context) error {
+	p := a.p
+	var err error
+	if a.server, err = targetServer(ctx, a.log, p.target); err != nil {
+		return err
+	}
+	tools, err := pgdump.Candidates(ctx, p.tool())
+	if err != nil {
+		return err
+	}
+	dump := 0
+	if v, err := dumpVersion(p.m); err == nil {
+		dump = v.Major
+	}
+	need := a.server.Major()
+	if p.m.Format != manifest.FormatPlain {
+		need = max(need, dump)
+	}
+	tool, ok := pgdump.Choose(tools, need)
+	if !ok {
+		tool = pgdump.Newest(tools)
+	}
+	a.tool = tool
+	// What writes the preamble: pg_restore, or for a plain script the
+	// pg_dump that made it (an unreadable version: assume a new one).
+	writer := tool.Version.Major
+	if p.m.Format == manifest.FormatPlain {
+		writer = dump
+		if writer == 0 {
+			writer = tool.Version.Major
+		}
+	}
+	a.filter = needsFilter(writer, a.server.Major())
+	a.log.Info("Restore program chosen", "program", tool.Path, "version", tool.Version.Full, "server", a.server.Version, "filtered", a.filter)
+	if a.filter && p.jobs > 1 {
+		msg := fmt.Sprintf("--jobs %d not used: %s %s sets parameters that PostgreSQL %s does not have, which a parallel restore cannot leave out; restoring serially",
+			p.jobs, programBase(tool.Path), tool.Version.Full, a.server.Version)
+		a.log.Info(msg + " (warning)")
+		if p.warn != nil {
+			p.warn(msg)
+		}
+		a.p.jobs = 1
+	}
+	return nil
+}
+
+// targetServer is the version of the target's server.
+func targetServer(ctx context.Context, log logr.Logger, t target) (pgclient.ServerVersion, error) {
+	conn, err := connect(ctx, log, t, maintenanceDB)
+	if err != nil {
+		return pgclient.ServerVersion{}, err
+	}
+	defer func() { _ = conn.Close(context.WithoutCancel(ctx)) }()
+	return pgclient.Server(ctx, conn)
+}
+
+func programBase(path string) string { return filepath.Base(path) }
 
 // globals applies the backup's roles and tablespaces when asked.
 func (a *attempt) globals(ctx context.Context) error {

@@ -23,7 +23,9 @@ import (
 // PostgreSQL source, a real scratch server started like the verify pod's
 // (trust on its own, no database besides postgres) and a real S3 server.
 
-// world is a source with S3, and a scratch PostgreSQL 17 server.
+// world is a source with S3, and a scratch server of the source's major, as
+// the controller picks it (postgres:{major}): the agent's pg_restore 18
+// restores into every supported major.
 type world struct {
 	*fixtures.Stack
 	scratch *fixtures.Postgres
@@ -33,7 +35,7 @@ func newWorld(t *testing.T, major int, initSQL string) *world {
 	t.Helper()
 	fixtures.RequireDocker(t)
 	s := fixtures.StartStack(t, major, initSQL)
-	return &world{Stack: s, scratch: fixtures.StartPostgres(t, 17, fixtures.WithPostgresNetwork(s.Network, "scratch"), fixtures.AsScratch())}
+	return &world{Stack: s, scratch: fixtures.StartPostgres(t, major, fixtures.WithPostgresNetwork(s.Network, "scratch"), fixtures.AsScratch())}
 }
 
 // scratchTarget is the verify pod's --target: no password, trust.
@@ -143,9 +145,10 @@ func TestVerifyProvesAGoodBackup(t *testing.T) {
 		encrypt bool
 	}{
 		15: {{"custom", false}, {"directory", true}},
-		17: {{"custom", true}, {"plain", false}, {"directory", false}},
+		17: {{"custom", true}, {"plain", false}},
+		18: {{"custom", false}, {"plain", true}, {"directory", false}},
 	}
-	for _, major := range []int{15, 17} {
+	for _, major := range fixtures.PostgresMajors {
 		t.Run(fmt.Sprintf("source %d", major), func(t *testing.T) {
 			t.Parallel()
 			w := newWorld(t, major, realistic(t))

@@ -56,7 +56,7 @@ service account.`,
 	f := cmd.Flags()
 	f.StringVar(&opts.AgentImage, "agent-image", "", "image of the backup agent the CronJobs run (required)")
 	f.StringVar(&opts.VerifyPostgresImageTemplate, "verify-postgres-image-template", builder.DefaultVerifyImageTemplate,
-		`scratch PostgreSQL image of restore verifications whose spec.verify.postgresImage is unset; "{major}" becomes the major of the backed-up server (17 until a backup reported it)`)
+		`scratch PostgreSQL image of restore verifications whose spec.verify.postgresImage is unset; "{major}" becomes the major of the backed-up server (18 until a backup reported it)`)
 	f.StringVar(&opts.MetricsBindAddress, "metrics-bind-address", ":8080", `address of the /metrics endpoint ("0" turns it off)`)
 	f.StringVar(&opts.HealthProbeBindAddress, "health-probe-bind-address", ":8081", `address of /healthz and /readyz ("0" turns them off)`)
 	f.BoolVar(&opts.LeaderElect, "leader-elect", false, "elect a leader so only one replica is active")

@@ -66,7 +66,7 @@ const (
 	DefaultVerifyImageTemplate = "postgres:{major}"
 	// DefaultPostgresMajor fills the template before the server's version
 	// is known (no backup reported it yet).
-	DefaultPostgresMajor = 17
+	DefaultPostgresMajor = 18
 	// DefaultVerifyMaxAge is spec.verify.maxAge when unset: a weekly
 	// schedule plus a day.
 	DefaultVerifyMaxAge = 8 * 24 * time.Hour

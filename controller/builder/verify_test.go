@@ -114,7 +114,7 @@ func TestVerifyCronJob(t *testing.T) {
 		}},
 		{"scratch server is a native sidecar", nil, nil, func(t *testing.T, pb *v1alpha1.PostgresBackup, cj *batchv1.CronJob) {
 			_, pg, _ := verifyPod(t, cj)
-			if pg.Name != "scratch-postgres" || pg.Image != "postgres:17" || ptr.Deref(pg.RestartPolicy, "") != corev1.ContainerRestartPolicyAlways {
+			if pg.Name != "scratch-postgres" || pg.Image != "postgres:18" || ptr.Deref(pg.RestartPolicy, "") != corev1.ContainerRestartPolicyAlways {
 				t.Errorf("sidecar %s %s restartPolicy %v", pg.Name, pg.Image, pg.RestartPolicy)
 			}
 			want := []string{"postgres", "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"}
@@ -370,12 +370,12 @@ func TestVerifyPostgresImage(t *testing.T) {
 		image    string
 		want     string
 	}{
-		{"default before any backup", 0, "", "", "postgres:17"},
+		{"default before any backup", 0, "", "", "postgres:18"},
 		{"major of the server", 150007, "", "", "postgres:15"},
 		{"template", 180001, "mirror/pg:{major}", "", "mirror/pg:18"},
 		{"template without a placeholder", 180001, "mirror/pg:fixed", "", "mirror/pg:fixed"},
 		{"spec wins", 150007, "mirror/pg:{major}", "own:1", "own:1"},
-		{"too small to be a version", 42, "", "", "postgres:17"},
+		{"too small to be a version", 42, "", "", "postgres:18"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

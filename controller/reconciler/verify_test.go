@@ -50,7 +50,7 @@ func TestVerifyCronJobLifecycle(t *testing.T) {
 		t.Errorf("verify CronJob %+v", vcj)
 	}
 	p := vcj.Spec.JobTemplate.Spec.Template.Spec
-	if p.InitContainers[0].Image != "postgres:17" || ptr.Deref(p.InitContainers[0].RestartPolicy, "") != corev1.ContainerRestartPolicyAlways ||
+	if p.InitContainers[0].Image != "postgres:18" || ptr.Deref(p.InitContainers[0].RestartPolicy, "") != corev1.ContainerRestartPolicyAlways ||
 		p.Containers[0].Image != agentImage || p.Containers[0].Args[0] != "verify" {
 		t.Errorf("verify pod %+v", p)
 	}

@@ -4,12 +4,15 @@ package bench
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -51,23 +54,30 @@ const (
 // TestBench times, one after another and on the same PostgreSQL 17 and S3
 // servers, (a) pg_dump alone, (b) the classic script (pg_dump -Fc to a
 // file, then aws s3 cp) and (c) the agent, on a database of BENCH_SIZE_MB
-// MiB (pg_database_size, default 1024), and prints the comparison. Each is
-// run BENCH_RUNS times (default 1). Missed targets are reported, not
-// failed: this is a measurement. It fails when a contender fails or when
-// the agent's backup has no valid manifest.
+// MiB (pg_database_size, default 1024) of data shaped BENCH_SHAPE, and
+// prints the comparison. Each is run BENCH_RUNS times (default 1); then
+// the agent once per BENCH_COMPRESSIONS value, and the restores: (d)
+// pgbackup verify, (e) a local pg_restore, and with BENCH_RESTORE_JOBS=N
+// (default 2) (f) pgbackup restore --jobs N against (g) a local
+// pg_restore -j N. BENCH_JSON writes the report as JSON, BENCH_BASELINE
+// compares with such a file, BENCH_PROFILE copies out a CPU profile of
+// (c). Missed targets and regressions are reported, not failed: this is a
+// measurement. It fails when a contender fails, when the agent's backup
+// has no valid manifest or a restore lacks rows.
 func TestBench(t *testing.T) {
-	sizeMiB := envInt(t, "BENCH_SIZE_MB", 1024, 16)
-	runs := envInt(t, "BENCH_RUNS", 1, 1)
+	cfg := readSettings(t)
 	fixtures.RequireImage(t, benchImage)
 
-	r := report{TargetMiB: sizeMiB, Runs: runs, Machine: machine(), LoadBefore: loadavg()}
+	r := report{TargetMiB: cfg.sizeMiB, Runs: cfg.runs, Shape: cfg.shape.Name, RestoreJobs: cfg.restoreJobs,
+		Baseline: cfg.baseline, BaselinePath: cfg.baselinePath, Machine: machine(), LoadBefore: loadavg()}
+	r.Commit, r.Describe = gitVersion()
 	nw := fixtures.NewNetwork(t)
 	pg := fixtures.StartPostgres(t, 17, fixtures.WithPostgresNetwork(nw, pgAlias))
 	store := fixtures.StartS3(t, fixtures.WithS3Network(nw, s3Alias))
 	bucket := store.CreateBucket(t)
 
-	t.Logf("Generating about %d MiB in database %s", sizeMiB, database)
-	generate(t, pg, int64(sizeMiB)*mib, &r)
+	t.Logf("Generating about %d MiB of %s data in database %s", cfg.sizeMiB, cfg.shape.Name, database)
+	generate(t, pg, cfg.shape, int64(cfg.sizeMiB)*mib, &r)
 	t.Logf("Generated %s in %s", mibString(r.DatabaseBytes), round(r.Generate))
 
 	b := startBox(t, nw, pg, store)
@@ -83,37 +93,161 @@ func TestBench(t *testing.T) {
 	}
 	r.RawBytes = raw
 
-	r.Floor = contender{Name: "(a) pg_dump -Fc -Z0 > /dev/null"}
-	r.Classic = contender{Name: "(b) pg_dump -Fc (gzip) > file; aws s3 cp"}
-	r.Agent = contender{OwnRSS: true}
-	r.Commands = []string{
-		"(a) " + floorCommand,
-		"(b) " + classicCommand(bucket),
-		"(c) " + strings.Join(agentCommand(bucket), " "),
-	}
-	for i := range runs {
-		t.Logf("Round %d of %d", i+1, runs)
-		r.Floor.Runs = append(r.Floor.Runs, b.measure(t, "a", "sh", "-c", floorCommand))
+	b.backups(t, bucket, store, cfg, &r)
 
-		run, dump, upload, stored := b.classic(t, bucket, store)
-		r.Classic.Runs, r.Classic.Stored = append(r.Classic.Runs, run), stored
-		r.ClassicDump, r.ClassicUpload = append(r.ClassicDump, dump), append(r.ClassicUpload, upload)
-
-		run, stored, dumped, compression := b.agent(t, bucket, store)
-		r.Agent.Runs, r.Agent.Stored, r.AgentRawBytes = append(r.Agent.Runs, run), stored, dumped
-		r.Agent.Name = fmt.Sprintf("(c) pgbackup backup (%s)", compression)
-	}
 	t.Log("Verifying the agent's backup, then restoring a local file for comparison")
-	fixtures.StartPostgres(t, 17, fixtures.WithPostgresNetwork(nw, scratchAlias), fixtures.AsScratch())
-	r.Verify, r.VerifyResult = b.verify(t, bucket)
-	r.LocalRestore = b.localRestore(t)
+	scratchPG := fixtures.StartPostgres(t, 17, fixtures.WithPostgresNetwork(nw, scratchAlias), fixtures.AsScratch())
+	// From here the server that works is the scratch server.
+	b.server = scratchPG.Container
+	b.restores(t, bucket, scratchPG, cfg, &r)
 	r.LoadAfter = loadavg()
+	r.Finished = time.Now()
 
 	fmt.Println()
 	if err := r.write(os.Stdout); err != nil {
 		t.Fatal(err)
 	}
 	fmt.Println()
+	if cfg.jsonPath != "" {
+		if err := writeRecord(cfg.jsonPath, r.record()); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("Wrote the report to %s", cfg.jsonPath)
+	}
+}
+
+// backups runs the rounds of (a), (b) and (c), then the compression
+// sweep, and records them in r.
+func (b *box) backups(t *testing.T, bucket string, store *fixtures.S3, cfg settings, r *report) {
+	t.Helper()
+	r.Floor = contender{ID: "a", Name: "(a) pg_dump -Fc -Z0 > /dev/null"}
+	r.Classic = contender{ID: "b", Name: "(b) pg_dump -Fc (gzip) > file; aws s3 cp"}
+	r.Agent = contender{ID: "c", Agent: true}
+	r.Commands = []string{
+		"(a) " + floorCommand,
+		"(b) " + classicCommand(bucket),
+		"(c) " + strings.Join(agentCommand(bucket, agentPrefix, ""), " "),
+	}
+	var profileEnv []string
+	if cfg.profileDir != "" {
+		profileEnv = []string{cpuProfileEnv + "=" + agentProfile}
+		r.Profile = filepath.Join(cfg.profileDir, filepath.Base(agentProfile))
+		r.Commands[2] = "(c) " + strings.Join(profileEnv, " ") + " " + strings.Join(agentCommand(bucket, agentPrefix, ""), " ")
+	}
+	for i := range cfg.runs {
+		t.Logf("Round %d of %d", i+1, cfg.runs)
+		r.Floor.Runs = append(r.Floor.Runs, b.measure(t, "a", "sh", "-c", floorCommand))
+
+		run, dump, upload, stored := b.classic(t, bucket, store)
+		r.Classic.Runs, r.Classic.Stored = append(r.Classic.Runs, run), stored
+		r.ClassicDump, r.ClassicUpload = append(r.ClassicDump, dump), append(r.ClassicUpload, upload)
+
+		if cfg.profileDir != "" {
+			b.shell(t, "rm -f "+agentProfile)
+		}
+		run, stored, dumped, compression := b.agent(t, bucket, store, agentPrefix, "", profileEnv)
+		r.Agent.Runs, r.Agent.Stored, r.AgentRawBytes = append(r.Agent.Runs, run), stored, dumped
+		r.Agent.Name = fmt.Sprintf("(c) pgbackup backup (defaults: %s)", compression)
+		if cfg.profileDir != "" {
+			b.copyOut(t, agentProfile, r.Profile)
+		}
+	}
+	for _, c := range cfg.compressions {
+		t.Logf("Agent with --compression %s", c)
+		run, stored, _, _ := b.agent(t, bucket, store, sweepPrefix(c), c, nil)
+		r.Sweep = append(r.Sweep, contender{ID: "c:" + c, Name: "(c) pgbackup backup (--compression " + c + ")", Agent: true,
+			Runs: []measurement{run}, Stored: stored})
+		r.Commands = append(r.Commands, "(c) "+strings.Join(agentCommand(bucket, sweepPrefix(c), c), " "))
+	}
+}
+
+// settings are the benchmark's BENCH_* environment variables.
+type settings struct {
+	sizeMiB, runs int
+	shape         shape
+	// compressions are the sweep's --compression values.
+	compressions []string
+	// restoreJobs is N of (f) and (g); 0 skips them.
+	restoreJobs int
+	jsonPath    string
+	// baseline, read from baselinePath, is the run to compare with.
+	baseline     *record
+	baselinePath string
+	// profileDir receives (c)'s CPU profile.
+	profileDir string
+}
+
+// readSettings reads and checks every setting before anything starts, so
+// that a typo fails at once rather than after the database is filled.
+func readSettings(t *testing.T) settings {
+	t.Helper()
+	cfg := settings{
+		sizeMiB:     envInt(t, "BENCH_SIZE_MB", 1024, 16),
+		runs:        envInt(t, "BENCH_RUNS", 1, 1),
+		restoreJobs: envInt(t, "BENCH_RESTORE_JOBS", 2, 0),
+		jsonPath:    repoPath(t, os.Getenv("BENCH_JSON")),
+		profileDir:  repoPath(t, os.Getenv("BENCH_PROFILE")),
+	}
+	if cfg.restoreJobs > maxRestoreJobs {
+		t.Fatalf("BENCH_RESTORE_JOBS=%d: at most %d (pgbackup restore's limit)", cfg.restoreJobs, maxRestoreJobs)
+	}
+	var err error
+	name := cmp.Or(os.Getenv("BENCH_SHAPE"), defaultShape)
+	if cfg.shape, err = lookupShape(name); err != nil {
+		t.Fatalf("BENCH_SHAPE: %v", err)
+	}
+	if cfg.compressions, err = parseCompressions(os.Getenv("BENCH_COMPRESSIONS")); err != nil {
+		t.Fatalf("BENCH_COMPRESSIONS: %v", err)
+	}
+	if cfg.baselinePath = repoPath(t, os.Getenv("BENCH_BASELINE")); cfg.baselinePath != "" {
+		rec, err := readRecord(cfg.baselinePath)
+		if err != nil {
+			t.Fatalf("BENCH_BASELINE: %v", err)
+		}
+		cfg.baseline = &rec
+	}
+	if cfg.profileDir != "" {
+		if err := os.MkdirAll(cfg.profileDir, 0o755); err != nil {
+			t.Fatalf("BENCH_PROFILE: %v", err)
+		}
+	}
+	return cfg
+}
+
+// repoPath makes a relative path of a setting relative to the
+// repository's root, where make runs: go test runs the test in its
+// package's directory, two levels down. It returns it absolute, for the
+// report, and "" for "".
+func repoPath(t *testing.T, p string) string {
+	t.Helper()
+	if p == "" {
+		return ""
+	}
+	if !filepath.IsAbs(p) {
+		p = filepath.Join("..", "..", p)
+	}
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		t.Fatalf("path %s: %v", p, err)
+	}
+	return abs
+}
+
+// maxRestoreJobs is pgbackup restore's upper bound for --jobs.
+const maxRestoreJobs = 64
+
+// gitVersion names the source tree being measured, or returns empty
+// strings when git cannot (no git, no repository): the figure is a label,
+// not a requirement.
+func gitVersion() (commit, describe string) {
+	out := func(args ...string) string {
+		b, err := exec.Command("git", args...).Output()
+		if err != nil {
+			return ""
+		}
+		return strings.TrimSpace(string(b))
+	}
+	return out("rev-parse", "--short", "HEAD"), out("describe", "--always", "--dirty")
 }
 
 // envInt reads a positive integer setting, at least lowest.
@@ -131,9 +265,10 @@ func envInt(t *testing.T, name string, def, lowest int) int {
 }
 
 // generate fills the database to about target bytes (pg_database_size)
-// with fillSQL, on a few sessions at once, then vacuums it so that no
-// dump has to set hint bits, and records the sizes in r.
-func generate(t *testing.T, pg *fixtures.Postgres, target int64, r *report) {
+// with the shape's data, on a few sessions at once, then vacuums it so
+// that no dump has to set hint bits, and records the sizes and row counts
+// in r.
+func generate(t *testing.T, pg *fixtures.Postgres, sh shape, target int64, r *report) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), generationTimeout)
 	defer cancel()
@@ -143,7 +278,7 @@ func generate(t *testing.T, pg *fixtures.Postgres, target int64, r *report) {
 	mustExec(ctx, t, conn, "ALTER SYSTEM SET max_wal_size = '8GB'")
 	mustExec(ctx, t, conn, "ALTER SYSTEM SET checkpoint_timeout = '30min'")
 	mustExec(ctx, t, conn, "SELECT pg_reload_conf()")
-	mustExec(ctx, t, conn, schemaSQL)
+	mustExec(ctx, t, conn, sh.Schema)
 	base := databaseSize(ctx, t, conn)
 
 	workers := min(max(runtime.NumCPU(), 2), 4)
@@ -161,7 +296,7 @@ func generate(t *testing.T, pg *fixtures.Postgres, target int64, r *report) {
 		for _, c := range conns {
 			wg.Go(func() {
 				for ch := range chunks {
-					for _, q := range fillSQL {
+					for _, q := range sh.Fill {
 						if _, err := c.Exec(ctx, q, ch[0], ch[1]); err != nil {
 							mu.Lock()
 							errs = append(errs, fmt.Errorf("units %d-%d: %w", ch[0], ch[1], err))
@@ -201,18 +336,32 @@ func generate(t *testing.T, pg *fixtures.Postgres, target int64, r *report) {
 	r.Vacuum = time.Since(start)
 
 	r.DatabaseBytes = databaseSize(ctx, t, conn)
-	r.Rows = map[string]int64{}
-	for _, table := range benchTables {
-		var rows, tableBytes, indexBytes int64
-		err := conn.QueryRow(ctx, `SELECT reltuples::bigint, pg_table_size(oid), pg_indexes_size(oid) FROM pg_class WHERE oid = $1::regclass`, table).
-			Scan(&rows, &tableBytes, &indexBytes)
+	for _, table := range sh.Tables {
+		var tableBytes, indexBytes int64
+		err := conn.QueryRow(ctx, `SELECT pg_table_size(oid), pg_indexes_size(oid) FROM pg_class WHERE oid = $1::regclass`, table).
+			Scan(&tableBytes, &indexBytes)
 		if err != nil {
 			t.Fatalf("size of %s: %v", table, err)
 		}
-		r.Rows[table] = rows
 		r.TableBytes += tableBytes
 		r.IndexBytes += indexBytes
 	}
+	// Exact counts, which every restore must reproduce.
+	r.Rows = rowCounts(ctx, t, conn, sh.Tables)
+}
+
+// rowCounts counts the rows of tables.
+func rowCounts(ctx context.Context, t *testing.T, conn *pgx.Conn, tables []string) map[string]int64 {
+	t.Helper()
+	counts := map[string]int64{}
+	for _, table := range tables {
+		var n int64
+		if err := conn.QueryRow(ctx, "SELECT count(*) FROM "+pgx.Identifier{table}.Sanitize()).Scan(&n); err != nil {
+			t.Fatalf("count rows of %s: %v", table, err)
+		}
+		counts[table] = n
+	}
+	return counts
 }
 
 func mustExec(ctx context.Context, t *testing.T, conn *pgx.Conn, sql string) {
@@ -238,7 +387,8 @@ type box struct {
 	ctr *testcontainers.DockerContainer
 	// server and s3 are the PostgreSQL and S3 containers, whose CPU time is
 	// read around each run: on a small machine they compete with the
-	// contenders for the same cores.
+	// contenders for the same cores. server is the dumped server for the
+	// backups, the scratch server for the restores.
 	server, s3 *testcontainers.DockerContainer
 }
 
@@ -286,17 +436,18 @@ func startBox(t *testing.T, nw *testcontainers.DockerNetwork, pg *fixtures.Postg
 // returns the measurement with the servers' CPU time meanwhile.
 func (b *box) measure(t *testing.T, name string, argv ...string) measurement {
 	t.Helper()
-	m, _ := b.measureOutput(t, name, argv...)
+	m, _ := b.measureOutput(t, name, nil, argv...)
 	return m
 }
 
-// measureOutput is measure that also returns argv's output.
-func (b *box) measureOutput(t *testing.T, name string, argv ...string) (measurement, string) {
+// measureOutput is measure that also returns argv's output; env are
+// further KEY=VALUE variables for argv.
+func (b *box) measureOutput(t *testing.T, name string, env []string, argv ...string) (measurement, string) {
 	t.Helper()
 	report := scratch + "/" + name + ".measure"
 	server, s3 := cpuUsage(t, b.server), cpuUsage(t, b.s3)
 	busy := machineBusy(t)
-	code, out := execIn(t, b.ctr, append([]string{"bench-measure", report}, argv...))
+	code, out := execIn(t, b.ctr, append([]string{"bench-measure", report}, argv...), env...)
 	busy = machineBusy(t) - busy
 	server, s3 = cpuUsage(t, b.server)-server, cpuUsage(t, b.s3)-s3
 	if code != 0 {
@@ -314,11 +465,8 @@ func (b *box) measureOutput(t *testing.T, name string, argv ...string) (measurem
 // floorCommand is (a): pg_dump alone, its output thrown away.
 const floorCommand = "pg_dump -Fc -Z0 >/dev/null"
 
-// Where (b) and (c) store their backups in the bucket.
-const (
-	classicKey  = "classic/" + database + ".dump"
-	agentPrefix = "agent"
-)
+// classicKey is where (b) stores its dump in the bucket.
+const classicKey = "classic/" + database + ".dump"
 
 // classicFile is (b)'s dump file.
 const classicFile = scratch + "/" + database + ".dump"
@@ -334,12 +482,24 @@ func classicCommand(bucket string) string {
 		scratch, classicFile, bucket, classicKey)
 }
 
-// agentCommand is (c): the agent with its defaults, on the one database
-// that (a) and (b) dump too (by default it would also dump the empty
-// "postgres" database).
-func agentCommand(bucket string) []string {
-	return []string{"pgbackup", "backup", "--destination", "s3://" + bucket + "/" + agentPrefix, "--databases", database}
+// agentCommand is (c): the agent on the one database that (a) and (b)
+// dump too (by default it would also dump the empty "postgres" database),
+// storing under prefix, with its defaults or with --compression.
+func agentCommand(bucket, prefix, compression string) []string {
+	argv := []string{"pgbackup", "backup", "--destination", "s3://" + bucket + "/" + prefix, "--databases", database}
+	if compression != "" {
+		argv = append(argv, "--compression", compression)
+	}
+	return argv
 }
+
+// cpuProfileEnv asks pgbackup for a Go CPU profile of its whole run, which
+// it writes to the file named (BENCH_PROFILE); agentProfile is that file in
+// the box.
+const (
+	cpuProfileEnv = "PGBACKUP_CPU_PROFILE"
+	agentProfile  = scratch + "/agent-cpu.pprof"
+)
 
 // classic runs (b) and checks that the object arrived whole. It returns
 // the whole script's measurement, its two steps' and the stored size.
@@ -365,10 +525,10 @@ func (b *box) classic(t *testing.T, bucket string, store *fixtures.S3) (run, dum
 // agent runs (c) and checks its result and manifest. It returns the size
 // of everything the backup stored, the bytes the agent read from pg_dump
 // and the compression the manifest records.
-func (b *box) agent(t *testing.T, bucket string, store *fixtures.S3) (run measurement, stored, dumped int64, compression string) {
+func (b *box) agent(t *testing.T, bucket string, store *fixtures.S3, prefix, compression string, env []string) (run measurement, stored, dumped int64, recorded string) {
 	t.Helper()
 	b.shell(t, "rm -f "+scratch+"/result.json")
-	run, out := b.measureOutput(t, "c", agentCommand(bucket)...)
+	run, out := b.measureOutput(t, "c", env, agentCommand(bucket, prefix, compression)...)
 
 	var res result.Result
 	if err := json.Unmarshal([]byte(b.shell(t, "cat "+scratch+"/result.json")), &res); err != nil {
@@ -377,7 +537,7 @@ func (b *box) agent(t *testing.T, bucket string, store *fixtures.S3) (run measur
 	if res.Result != result.Succeeded || res.BackupID == "" {
 		t.Fatalf("(c) result %+v\n%s", res, out)
 	}
-	m := readManifest(t, store, bucket, manifest.Key(agentPrefix, res.BackupID))
+	m := readManifest(t, store, bucket, manifest.Key(prefix, res.BackupID))
 	obj, ok := m.Database(database)
 	if !ok {
 		t.Fatalf("(c) manifest of %s lists no database %s: %+v", res.BackupID, database, m.Databases)
@@ -385,39 +545,36 @@ func (b *box) agent(t *testing.T, bucket string, store *fixtures.S3) (run measur
 	if size := objectSize(t, store, bucket, obj.Key); size != obj.Size {
 		t.Fatalf("(c) manifest says %d bytes for %s, S3 has %d", obj.Size, obj.Key, size)
 	}
+	if compression != "" && m.Compression != compression {
+		t.Fatalf("(c) --compression %s, but the manifest records %s", compression, m.Compression)
+	}
 	// Everything the backup stored: the database and, by default, the
 	// globals (roles), a few hundred bytes.
 	return run, m.TotalSize(), dumpedBytes(out), m.Compression
 }
 
-// scratchAlias names the scratch server of (d) and (e).
-const scratchAlias = "scratch"
-
-// verify runs (d): pgbackup verify of the agent's newest backup into the
-// scratch server, without a record (the bench's bucket is thrown away).
-func (b *box) verify(t *testing.T, bucket string) (measurement, *result.Verification) {
+// copyOut copies the box's file from to the host's file to, and fails the
+// test when there is none: BENCH_PROFILE asked for a profile, and a run
+// without it would look like a success.
+func (b *box) copyOut(t *testing.T, from, to string) {
 	t.Helper()
-	b.shell(t, "rm -f "+scratch+"/result.json")
-	m, out := b.measureOutput(t, "d", "pgbackup", "verify", "--destination", "s3://"+bucket+"/"+agentPrefix,
-		"--target", "postgres://postgres@"+scratchAlias+":5432/postgres?sslmode=disable", "--record=false", "--spool-dir", scratch)
-	var res result.Result
-	if err := json.Unmarshal([]byte(b.shell(t, "cat "+scratch+"/result.json")), &res); err != nil || res.Result != result.Succeeded || res.Verification == nil {
-		t.Fatalf("(d) result %+v (%v)\n%s", res, err, out)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	rc, err := b.ctr.CopyFileFromContainer(ctx, from)
+	if err != nil {
+		t.Fatalf("BENCH_PROFILE: pgbackup wrote no CPU profile to %s (does this pgbackup read %s?): %v", from, cpuProfileEnv, err)
 	}
-	return m, res.Verification
-}
-
-// localRestore runs (e): pg_restore of a local uncompressed custom-format
-// dump (written first, not measured) into a new database of the scratch
-// server, in one transaction like the agent's restore.
-func (b *box) localRestore(t *testing.T) measurement {
-	t.Helper()
-	file := scratch + "/local.dump"
-	b.shell(t, "pg_dump -Fc -Z0 -f "+file)
-	conn := "-h " + scratchAlias + " -U postgres"
-	m := b.measure(t, "e", "sh", "-c", "createdb "+conn+" local_restore && pg_restore --exit-on-error --single-transaction "+conn+" -d local_restore "+file)
-	b.shell(t, "rm -f "+file+" && dropdb "+conn+" local_restore")
-	return m
+	defer func() { _ = rc.Close() }()
+	data, err := io.ReadAll(rc)
+	if err != nil {
+		t.Fatalf("BENCH_PROFILE: read %s: %v", from, err)
+	}
+	if len(data) == 0 {
+		t.Fatalf("BENCH_PROFILE: pgbackup's CPU profile %s is empty", from)
+	}
+	if err := os.WriteFile(to, data, 0o644); err != nil {
+		t.Fatalf("BENCH_PROFILE: %v", err)
+	}
 }
 
 // shell runs a helper command (not measured) in the box and returns its
@@ -431,11 +588,17 @@ func (b *box) shell(t *testing.T, script string) string {
 	return strings.TrimSpace(out)
 }
 
-func execIn(t *testing.T, ctr *testcontainers.DockerContainer, argv []string) (int, string) {
+// execIn runs argv in ctr, with env (KEY=VALUE) added to the container's
+// environment, and returns its exit status and output.
+func execIn(t *testing.T, ctr *testcontainers.DockerContainer, argv []string, env ...string) (int, string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), stepTimeout)
 	defer cancel()
-	code, rd, err := ctr.Exec(ctx, argv, tcexec.Multiplexed())
+	opts := []tcexec.ProcessOption{tcexec.Multiplexed()}
+	if len(env) > 0 {
+		opts = append(opts, tcexec.WithEnv(env))
+	}
+	code, rd, err := ctr.Exec(ctx, argv, opts...)
 	if err != nil {
 		t.Fatalf("exec %q: %v", argv, err)
 	}

@@ -111,13 +111,18 @@ func newCluster() (*cluster, error) {
 }
 
 // verifyImageTemplate is the chart's verify.postgresImageTemplate: the
-// fixture's PostgreSQL image (17, the major of the fixture server), which
+// fixture's PostgreSQL image (18, the major of the fixture server), which
 // honours POSTGRES_HOST_AUTH_METHOD=trust like the official image.
-var verifyImageTemplate = strings.TrimSuffix(fixtures.PostgresImage(17), ":17") + ":{major}"
+var verifyImageTemplate = strings.TrimSuffix(fixtures.PostgresImage(e2eMajor), fmt.Sprintf(":%d", e2eMajor)) + ":{major}"
+
+// e2eMajor is the PostgreSQL major of the cluster's fixture server
+// (testdata/fixtures.yaml): the newest, which the agent image's pg_dump 18
+// must dump.
+const e2eMajor = 18
 
 // fixtureImages are the test images the fixtures run.
 func fixtureImages() []string {
-	return []string{fixtures.PostgresImage(17), fixtures.S3Image}
+	return []string{fixtures.PostgresImage(e2eMajor), fixtures.S3Image}
 }
 
 // run runs a command with the cluster's kubeconfig and returns its stdout;

@@ -191,7 +191,7 @@ type VerifySpec struct {
 	// official postgres image or one that behaves like it: its entrypoint
 	// initialises PGDATA and honours POSTGRES_HOST_AUTH_METHOD). Unset: the
 	// controller's --verify-postgres-image-template (postgres:{major}) with
-	// the major of the server the last successful backup came from (17
+	// the major of the server the last successful backup came from (18
 	// before one is known). The server must be of that major or newer.
 	// +optional
 	// +kubebuilder:validation:MinLength=1

@@ -11,6 +11,13 @@
 #   own_rss_kb   COMMAND's own peak RSS (VmHWM), sampled every 100 ms: for the
 #                agent this excludes its pg_dump child. It is a high-water
 #                mark, so sampling misses only growth in the last 100 ms.
+#   own_cpu_s    COMMAND's own CPU time, user+sys of all its threads but not
+#                of its children (utime+stime, fields 14 and 15 of
+#                /proc/PID/stat), sampled in the same loop: for the agent
+#                this is the pipeline's cost without pg_dump's. A finished
+#                COMMAND stays readable as a zombie until GNU time reaps it,
+#                so the last sample usually holds the final figure; at worst
+#                it misses the last 100 ms.
 # COMMAND's output passes through. The exit status is COMMAND's.
 set -u
 
@@ -21,12 +28,23 @@ fi
 report=$1
 shift
 timed=$(mktemp)
+hz=$(getconf CLK_TCK)
+
+# own_ticks sets ticks to utime+stime from the stat line $1. The command's
+# name, field 2, is in parentheses and may hold spaces: the fields are
+# counted from after its closing parenthesis, where field 3 is the first.
+own_ticks() {
+	set -- ${1##*) }
+	[ "$#" -ge 13 ] && ticks=$((${12} + ${13}))
+}
 
 start=$(date +%s%N)
 /usr/bin/time -v -o "$timed" "$@" &
 tpid=$!
 child=
 hwm=0
+ticks=0
+cpu=0
 # Poll until GNU time has exited (a zombie until we wait for it).
 while :; do
 	state=Z
@@ -42,6 +60,10 @@ while :; do
 			fi
 		done 2>/dev/null <"/proc/$child/status"
 	fi
+	if [ -n "$child" ] && read -r line 2>/dev/null <"/proc/$child/stat"; then
+		own_ticks "$line"
+		[ "$ticks" -gt "$cpu" ] && cpu=$ticks
+	fi
 	sleep 0.1
 done
 wait "$tpid"
@@ -49,6 +71,7 @@ rc=$?
 end=$(date +%s%N)
 
 field() { sed -n "s/^[[:space:]]*$1: //p" "$timed"; }
+ms=$((cpu * 1000 / hz))
 {
 	echo "exit=$rc"
 	echo "wall_ns=$((end - start))"
@@ -56,6 +79,7 @@ field() { sed -n "s/^[[:space:]]*$1: //p" "$timed"; }
 	echo "sys_s=$(field 'System time (seconds)')"
 	echo "tree_rss_kb=$(field 'Maximum resident set size (kbytes)')"
 	echo "own_rss_kb=$hwm"
+	printf 'own_cpu_s=%d.%03d\n' $((ms / 1000)) $((ms % 1000))
 } >"$report"
 rm -f "$timed"
 exit "$rc"
