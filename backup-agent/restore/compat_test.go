@@ -2,6 +2,7 @@ package restore
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"strings"
 	"testing"
@@ -60,7 +61,7 @@ func TestPreambleFilterPassesErrors(t *testing.T) {
 	boom := io.ErrUnexpectedEOF
 	f := newPreambleFilter(io.MultiReader(strings.NewReader("SET a = 1;\n"), iotest.ErrReader(boom)), 15)
 	got, err := io.ReadAll(f)
-	if err != boom || string(got) != "SET a = 1;\n" {
+	if !errors.Is(err, boom) || string(got) != "SET a = 1;\n" {
 		t.Fatalf("got %q, %v; want the preamble then %v", got, err, boom)
 	}
 	// A long body after the preamble arrives whole.
