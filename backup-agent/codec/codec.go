@@ -28,6 +28,45 @@ func (e Encoding) Ext() string {
 	return s
 }
 
+// ageMemory is what an age writer holds: its 64 KiB chunk of plaintext
+// and the sealed chunk.
+const ageMemory = 160 << 10
+
+// Memory estimates the bytes the encoding holds while it streams (see
+// compress.Spec.EncoderMemory), so that a caller with a memory budget
+// can give the uploader the rest.
+func (e Encoding) Memory() int64 {
+	m := e.Compression.EncoderMemory()
+	if e.Recipients.Enabled() {
+		m += ageMemory
+	}
+	return m
+}
+
+// EstimateStoredSize is a realistic upper estimate of the stored size of a
+// dump of a database of dbSize bytes (pg_database_size), for sizing upload
+// parts. Compressed, a dump is rarely larger than the database: indexes
+// and free space are not dumped, text and numbers compress to a fraction,
+// and bytea, which pg_dump writes as hex (twice its size), compresses back
+// to about its own size. Uncompressed, the hex of bytea and text that
+// TOAST stores compressed make a dump up to about twice the database.
+// age adds 16 bytes per 64 KiB chunk. An estimate that is short costs
+// nothing but parts that grow (and then go to the spool volume) late in a
+// very large upload.
+func (e Encoding) EstimateStoredSize(dbSize int64) int64 {
+	if dbSize <= 0 {
+		return 0
+	}
+	size := dbSize
+	if e.Compression.Algorithm == compress.None || e.Compression.Algorithm == "" {
+		size = 2 * dbSize
+	}
+	if e.Recipients.Enabled() {
+		size += size/(64<<10)*16 + 1024
+	}
+	return size
+}
+
 // Encode copies src to w compressed, then encrypted. It returns src's
 // error as it is (a pgdump.Stream's, for example), so a source that fails
 // is never flushed into a complete-looking stream. Writers are closed

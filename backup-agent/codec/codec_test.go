@@ -91,3 +91,61 @@ func TestEncodeDoesNotFlushAFailedSource(t *testing.T) {
 type errReader struct{ err error }
 
 func (e errReader) Read([]byte) (int, error) { return 0, e.err }
+
+func TestEstimateStoredSize(t *testing.T) {
+	id, err := age.GenerateX25519Identity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	recips, err := crypt.ParseRecipients([]string{id.Recipient().String()}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const gib = 1 << 30
+	for _, tt := range []struct {
+		compression string
+		encrypt     bool
+		db, want    int64
+	}{
+		{"zstd:3", false, 0, 0},
+		{"zstd:3", false, -1, 0},
+		{"zstd:3", false, 10 * gib, 10 * gib},
+		{"gzip:6", false, gib, gib},
+		{"none", false, gib, 2 * gib},
+		{"none", true, gib, 2*gib + 2*gib/(64<<10)*16 + 1024},
+		{"zstd:1", true, 64 << 10, 64<<10 + 16 + 1024},
+	} {
+		spec, err := compress.Parse(tt.compression)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e := Encoding{Compression: spec}
+		if tt.encrypt {
+			e.Recipients = recips
+		}
+		if got := e.EstimateStoredSize(tt.db); got != tt.want {
+			t.Errorf("%s encrypt=%v: EstimateStoredSize(%d) = %d, want %d", tt.compression, tt.encrypt, tt.db, got, tt.want)
+		}
+	}
+}
+
+func TestMemory(t *testing.T) {
+	id, err := age.GenerateX25519Identity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	recips, err := crypt.ParseRecipients([]string{id.Recipient().String()}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []string{"zstd:1", "zstd:19", "gzip:9", "none"} {
+		spec, _ := compress.Parse(c)
+		plain, sealed := Encoding{Compression: spec}, Encoding{Compression: spec, Recipients: recips}
+		if plain.Memory() != spec.EncoderMemory() {
+			t.Errorf("%s: Memory %d, want the encoder's %d", c, plain.Memory(), spec.EncoderMemory())
+		}
+		if sealed.Memory() != spec.EncoderMemory()+ageMemory {
+			t.Errorf("%s encrypted: Memory %d, want the encoder's %d and age's %d", c, sealed.Memory(), spec.EncoderMemory(), ageMemory)
+		}
+	}
+}

@@ -129,3 +129,19 @@ func ExtractTar(r io.Reader, dir string) error {
 		}
 	}
 }
+
+// TempFile creates a scratch file in dir (the system's temporary directory
+// when dir is "") and removes its name at once: the file takes space only
+// while it is open, and a killed agent leaves nothing behind on the volume.
+// The caller closes it.
+func TempFile(dir, pattern string) (*os.File, error) {
+	f, err := os.CreateTemp(dir, pattern)
+	if err != nil {
+		return nil, result.Errorf(result.ReasonStorageFailed, "spool directory: %w", err)
+	}
+	if err := os.Remove(f.Name()); err != nil {
+		_ = f.Close()
+		return nil, result.Errorf(result.ReasonStorageFailed, "spool directory: %w", err)
+	}
+	return f, nil
+}

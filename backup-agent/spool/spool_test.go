@@ -71,3 +71,33 @@ func TestCheckFree(t *testing.T) {
 		t.Fatalf("CheckFree(huge) = %v", err)
 	}
 }
+
+func TestTempFileLeavesNothing(t *testing.T) {
+	dir := t.TempDir()
+	f, err := TempFile(dir, "part-*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = f.Close() }()
+	if _, err := f.WriteAt([]byte("part data"), 0); err != nil {
+		t.Fatal(err)
+	}
+	got := make([]byte, 9)
+	if _, err := f.ReadAt(got, 0); err != nil || string(got) != "part data" {
+		t.Fatalf("read back %q, %v", got, err)
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != 0 {
+		t.Errorf("the spool directory holds %d entries while the file is open, want none (the name is removed at once)", len(entries))
+	}
+}
+
+func TestTempFileMissingDir(t *testing.T) {
+	_, err := TempFile(filepath.Join(t.TempDir(), "missing"), "part-*")
+	if result.ReasonOf(err) != result.ReasonStorageFailed {
+		t.Errorf("TempFile in a missing directory: %v (reason %s), want StorageFailed", err, result.ReasonOf(err))
+	}
+}

@@ -22,6 +22,10 @@ const (
 	DefaultPartSize int64 = 8 << 20
 	// DefaultConcurrency is how many parts are uploaded at once by default.
 	DefaultConcurrency = 4
+	// DefaultPartMemory is the default memory budget of a store's part
+	// buffers: four parts of DefaultPartSize, one filling while three
+	// upload.
+	DefaultPartMemory int64 = 32 << 20
 	// DefaultRegion is the region used when neither the configuration nor
 	// the environment names one; S3-compatible servers mostly ignore it.
 	DefaultRegion = "us-east-1"
@@ -53,9 +57,21 @@ type Config struct {
 	// MiB, about 4.9 TiB), and WithExpectedSize can raise it.
 	PartSize int64
 	// Concurrency is how many parts of one upload are in flight at once;
-	// DefaultConcurrency when zero. An upload holds up to Concurrency+1 part
-	// buffers in memory.
+	// DefaultConcurrency when zero, and fewer when PartMemory holds fewer
+	// parts.
 	Concurrency int
+	// PartMemory is the most bytes of part buffers the store holds in
+	// memory at once, all its uploads together; DefaultPartMemory when
+	// zero. Parts are held in memory only while it has room for three of
+	// them (one filling, two uploading); larger parts (a large object, or
+	// one that outgrew its expected size) are written to SpoolDir first,
+	// so the memory an upload takes never grows with the object.
+	PartMemory int64
+	// SpoolDir is the directory parts too large for PartMemory are written
+	// to (the spool volume); the system's temporary directory when empty.
+	// An upload writes at most Concurrency+1 such parts there at once, in
+	// files that have no name and vanish when closed.
+	SpoolDir string
 	// RequestTimeout bounds how long one S3 request waits for the server to
 	// start answering (the response headers) once the request, body
 	// included, is sent; DefaultRequestTimeout when zero. A request without
@@ -72,6 +88,9 @@ func (c Config) validate() error {
 	}
 	if c.PartSize != 0 && (c.PartSize < MinPartSize || c.PartSize > MaxPartSize) {
 		return result.Errorf(result.ReasonConfigInvalid, "s3 part size %d out of range: must be between %d (5 MiB) and %d (5 GiB)", c.PartSize, MinPartSize, MaxPartSize)
+	}
+	if c.PartMemory < 0 {
+		return result.Errorf(result.ReasonConfigInvalid, "s3 part memory %d is negative", c.PartMemory)
 	}
 	if c.Concurrency < 0 {
 		return result.Errorf(result.ReasonConfigInvalid, "s3 upload concurrency %d is negative", c.Concurrency)
@@ -97,6 +116,13 @@ func (c Config) partSize() int64 {
 		return DefaultPartSize
 	}
 	return c.PartSize
+}
+
+func (c Config) partMemory() int64 {
+	if c.PartMemory == 0 {
+		return DefaultPartMemory
+	}
+	return c.PartMemory
 }
 
 func (c Config) requestTimeout() time.Duration {

@@ -17,10 +17,22 @@
 // than the SDK's upload managers because of this: it needs exact control over
 // when an upload completes and must abort with a fresh context after a
 // cancellation (an abort sent on the cancelled context never leaves the
-// process, aws-sdk-go-v2 issue 3341). Memory is bounded by about
-// (Concurrency+1) × part size whatever the object size, and the part size
-// grows with the part number so an object can reach 5 TiB in S3's 10,000
-// parts.
+// process, aws-sdk-go-v2 issue 3341).
+//
+// # Memory
+//
+// The part size starts from the object's expected size (WithExpectedSize)
+// and grows with the part number, so an object can reach 5 TiB in S3's
+// 10,000 parts. What the uploads hold in memory does not grow with it: a
+// store's part buffers, all its uploads together, stay within
+// Config.PartMemory (DefaultPartMemory, four default parts), reused from
+// part to part and from object to object. Parts are kept in memory only
+// while the budget holds three of them (one filling, two uploading); larger
+// ones, from a large expected size or grown past it, are written to
+// scratch files in Config.SpoolDir (the spool volume) and uploaded from
+// there, at most Concurrency+1 of them at once. PipelineMemory and
+// PartMemoryFor size the budget so that parts and the encoder feeding
+// them stay within one bound.
 //
 // # Errors
 //

@@ -2,6 +2,7 @@ package storage
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/md5"
 	"encoding/hex"
@@ -32,9 +33,18 @@ type MemStore struct {
 	// Concurrency is how many parts of an upload are stored at once;
 	// DefaultConcurrency when zero.
 	Concurrency int
+	// PartMemory is the memory budget of the uploads' part buffers, all
+	// uploads together, as for S3Store; DefaultPartMemory when zero.
+	// Parts too large for it are written to SpoolDir (the system's
+	// temporary directory when empty) first.
+	PartMemory int64
+	SpoolDir   string
 	// Now is the store's clock (object times, ServerTime); time.Now when
 	// nil. Tests set it to play a server whose clock differs from theirs.
 	Now func() time.Time
+
+	partsOnce sync.Once
+	parts     *memPool
 
 	mu      sync.Mutex
 	objects map[string]memObject
@@ -81,10 +91,13 @@ func (m *MemStore) Upload(ctx context.Context, key string, r io.Reader, opts ...
 	if conc <= 0 {
 		conc = DefaultConcurrency
 	}
+	m.partsOnce.Do(func() { m.parts = newMemPool(cmp.Or(m.PartMemory, DefaultPartMemory)) })
 	u := &streamer{
 		target:      &memUpload{m: m, key: key},
 		initial:     initialPartSize(m.PartSize, o.expectedSize),
 		concurrency: conc,
+		pool:        m.parts,
+		spoolDir:    m.SpoolDir,
 	}
 	size, etag, err := u.upload(ctx, r)
 	if err != nil {
@@ -281,7 +294,11 @@ type memUpload struct {
 
 func (u *memUpload) describe() string { return "memstore " + u.key }
 
-func (u *memUpload) put(ctx context.Context, body []byte) (string, error) {
+func (u *memUpload) put(ctx context.Context, b partBody) (string, error) {
+	body, err := b.Bytes()
+	if err != nil {
+		return "", err
+	}
 	if err := u.m.lock(ctx, opPut, u.key); err != nil {
 		return "", err
 	}
@@ -314,7 +331,11 @@ func (u *memUpload) pending(op string) (*memPending, error) {
 	return p, nil
 }
 
-func (u *memUpload) uploadPart(ctx context.Context, n int, body []byte) (string, error) {
+func (u *memUpload) uploadPart(ctx context.Context, n int, b partBody) (string, error) {
+	body, err := b.Bytes()
+	if err != nil {
+		return "", err
+	}
 	data := bytes.Clone(body) // outside the lock: parts are stored concurrently
 	if err := u.m.lock(ctx, opUploadPart, u.key); err != nil {
 		return "", err

@@ -43,3 +43,34 @@ func partSize(initial int64, n int) int64 {
 	}
 	return min(size, MaxPartSize)
 }
+
+// minMemoryParts is the fewest part buffers the memory budget must hold for
+// parts to stay in memory: one filling while two upload, so the upload stays
+// parallel. Larger parts are written to the spool volume instead.
+const minMemoryParts = 3
+
+// memoryParts is how many part buffers of size bytes the budget holds.
+func memoryParts(budget, size int64) int64 {
+	if size <= 0 {
+		return 0
+	}
+	return budget / size
+}
+
+// spoolFileLimit is how many spool files an upload of concurrency parts in
+// flight uses: one more, for the part being written.
+func spoolFileLimit(concurrency int) int { return max(concurrency, 1) + 1 }
+
+// PipelineMemory is the memory budget of a backup's data path: the part
+// buffers of its uploads and the encoder that feeds them. zstd at levels
+// 1-9 and gzip (5-10 MiB) leave DefaultPartMemory to the parts.
+const PipelineMemory int64 = 42 << 20
+
+// PartMemoryFor is the Config.PartMemory that keeps the part buffers and
+// an encoder holding encoder bytes (codec.Encoding.Memory) within
+// PipelineMemory, and at most DefaultPartMemory. An encoder that takes
+// most of it (zstd at levels 10 and above holds 38 MiB) leaves too little
+// for parts in memory, and they are spooled.
+func PartMemoryFor(encoder int64) int64 {
+	return min(max(PipelineMemory-max(encoder, 0), 1), DefaultPartMemory)
+}

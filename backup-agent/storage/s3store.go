@@ -71,6 +71,9 @@ type S3Store struct {
 	endpoint    string // redacted custom endpoint, "" for AWS's own
 	partSize    int64
 	concurrency int
+	// parts is the memory budget of all the store's uploads' parts.
+	parts    *memPool
+	spoolDir string
 	// requestTimeout is how long a request waits for its answer, for
 	// messages.
 	requestTimeout time.Duration
@@ -139,7 +142,8 @@ func NewFromAWSConfig(awsCfg aws.Config, cfg Config) (*S3Store, error) {
 		awsCfg.HTTPClient = hc.WithDialerOptions(setDialTimeout).WithTransportOptions(setRequestTimeout)
 	}
 
-	s := &S3Store{bucket: cfg.Bucket, partSize: cfg.partSize(), concurrency: cfg.concurrency(), requestTimeout: cfg.requestTimeout()}
+	s := &S3Store{bucket: cfg.Bucket, partSize: cfg.partSize(), concurrency: cfg.concurrency(), requestTimeout: cfg.requestTimeout(),
+		parts: newMemPool(cfg.partMemory()), spoolDir: cfg.SpoolDir}
 	s.client = s3.NewFromConfig(awsCfg, func(o *s3.Options) {
 		// o.BaseEndpoint already holds an endpoint from the environment or
 		// the shared config, if any.
@@ -496,6 +500,8 @@ func (s *S3Store) Upload(ctx context.Context, key string, r io.Reader, opts ...U
 		target:      &s3Upload{s: s, key: key, contentType: o.contentType},
 		initial:     initialPartSize(s.partSize, o.expectedSize),
 		concurrency: s.concurrency,
+		pool:        s.parts,
+		spoolDir:    s.spoolDir,
 	}
 	size, etag, err := u.upload(ctx, r)
 	if err != nil {
@@ -514,13 +520,18 @@ type s3Upload struct {
 
 func (u *s3Upload) describe() string { return "s3://" + u.s.bucket + "/" + u.key }
 
-func (u *s3Upload) put(ctx context.Context, body []byte) (string, error) {
+func (u *s3Upload) put(ctx context.Context, body partBody) (string, error) {
+	sum, err := body.ContentMD5()
+	if err != nil {
+		return "", err
+	}
 	out, err := u.s.client.PutObject(ctx, &s3.PutObjectInput{
-		Bucket:      &u.s.bucket,
-		Key:         &u.key,
-		Body:        bytes.NewReader(body),
-		ContentType: &u.contentType,
-		ContentMD5:  aws.String(contentMD5(body)),
+		Bucket:        &u.s.bucket,
+		Key:           &u.key,
+		Body:          body.Reader(),
+		ContentLength: aws.Int64(body.Size()),
+		ContentType:   &u.contentType,
+		ContentMD5:    aws.String(sum),
 	})
 	if err != nil {
 		return "", u.s.classify(opPut, u.key, err)
@@ -541,14 +552,19 @@ func (u *s3Upload) create(ctx context.Context) error {
 	return nil
 }
 
-func (u *s3Upload) uploadPart(ctx context.Context, n int, body []byte) (string, error) {
+func (u *s3Upload) uploadPart(ctx context.Context, n int, body partBody) (string, error) {
+	sum, err := body.ContentMD5()
+	if err != nil {
+		return "", err
+	}
 	out, err := u.s.client.UploadPart(ctx, &s3.UploadPartInput{
-		Bucket:     &u.s.bucket,
-		Key:        &u.key,
-		UploadId:   &u.uploadID,
-		PartNumber: aws.Int32(int32(n)),
-		Body:       bytes.NewReader(body),
-		ContentMD5: aws.String(contentMD5(body)),
+		Bucket:        &u.s.bucket,
+		Key:           &u.key,
+		UploadId:      &u.uploadID,
+		PartNumber:    aws.Int32(int32(n)),
+		Body:          body.Reader(),
+		ContentLength: aws.Int64(body.Size()),
+		ContentMD5:    aws.String(sum),
 	})
 	if err != nil {
 		return "", u.s.classify(fmt.Sprintf("%s %d", opUploadPart, n), u.key, err)

@@ -96,10 +96,12 @@ type uploadOptions struct {
 	contentType  string
 }
 
-// WithExpectedSize tells Upload about how many bytes r will yield (for
-// example pg_database_size for a dump), so that the part size can start
-// large enough for the object to fit in 10,000 parts without growing much.
-// An estimate is fine: the part size still grows if the object is larger.
+// WithExpectedSize tells Upload about how many bytes r will yield (for a
+// dump, codec.Encoding.EstimateStoredSize of pg_database_size), so that the
+// part size can start large enough for the object to fit in 10,000 parts
+// without growing much. An estimate is fine: the part size still grows if
+// the object is larger. Parts too large for the store's memory budget are
+// spooled rather than held in memory (see the package documentation).
 func WithExpectedSize(n int64) UploadOption {
 	return func(o *uploadOptions) { o.expectedSize = n }
 }

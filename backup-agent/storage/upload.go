@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"os"
 	"sync"
 
 	"github.com/pgbackup/pgbackup/backup-agent/result"
@@ -14,12 +15,12 @@ import (
 // exactly one of complete or abort.
 type uploadTarget interface {
 	// put stores the whole object in one request: it fit in one part.
-	put(ctx context.Context, body []byte) (etag string, err error)
+	put(ctx context.Context, body partBody) (etag string, err error)
 	// create starts a multipart upload.
 	create(ctx context.Context) error
 	// uploadPart uploads part n (1-based); body is only valid during the
 	// call.
-	uploadPart(ctx context.Context, n int, body []byte) (etag string, err error)
+	uploadPart(ctx context.Context, n int, body partBody) (etag string, err error)
 	// complete completes the upload from the ETags of parts 1..len(etags);
 	// size is the object's total length, so that a store can recognise its
 	// own object when the answer to a completion was lost.
@@ -36,98 +37,121 @@ type uploadTarget interface {
 // returned io.EOF and every part succeeded; on any failure it stops reading,
 // waits for the parts in flight and aborts the upload with a fresh context.
 //
-// The reader is read on the caller's goroutine into part buffers taken from
-// a pool of at most concurrency+1 buffers; concurrency goroutines upload the
-// filled parts. Nothing else grows with the object but the list of part
-// ETags (at most MaxParts strings).
+// The reader is read on the caller's goroutine into parts; concurrency
+// goroutines upload the filled ones. A part is held in memory when the
+// store's memory budget (pool, shared by all its uploads) has room for
+// minMemoryParts parts of its size, and the part waits for room in the
+// budget; a larger part is written to a scratch file on the spool volume
+// (spoolDir), of which the upload uses at most concurrency+1. So the memory
+// an upload holds is bounded by the budget whatever the object's size and
+// the part size it grows to; nothing else grows with the object but the
+// list of part ETags (at most MaxParts strings).
 type streamer struct {
 	target      uploadTarget
 	initial     int64 // size of the first part, see partSize
 	concurrency int
-	// newBuf allocates a part buffer; tests count the calls.
-	newBuf func(size int64) []byte
+	// pool is the memory budget of part buffers; nil means a pool of
+	// DefaultPartMemory for this upload alone.
+	pool *memPool
+	// spoolDir is where parts too large for memory go; "" is the
+	// system's temporary directory.
+	spoolDir string
+	// freeSpace replaces spool.Free in tests.
+	freeSpace func(dir string) (int64, error)
+
+	spool   *spoolFiles // created with the first spooled part
+	copyBuf []byte      // buffer spooled parts are written through
 }
 
-// part is a filled buffer on its way to a worker.
+// part is a filled part on its way to a worker.
 type part struct {
-	n   int
-	buf []byte // the whole buffer, returned to the pool
-	len int    // how much of it is data
+	n    int
+	mem  []byte   // the whole memory buffer, returned to the pool, or
+	file *os.File // the spool file, returned to the upload's files
+	len  int64    // how much of it is data
 }
 
-// bufferPool hands out at most limit buffers. Only the reading goroutine
-// calls get; workers return buffers with put.
-type bufferPool struct {
-	free      chan []byte
-	allocated int
-	limit     int
-	newBuf    func(int64) []byte
+func (p part) body() partBody {
+	if p.file != nil {
+		return partBody{file: p.file, size: p.len}
+	}
+	return partBody{mem: p.mem[:p.len], size: p.len}
 }
 
-// get returns a buffer of size bytes, waiting for one to come back when
-// limit are out, or nil when ctx is done first. Buffers smaller than size
-// (the part size grew) are dropped for the garbage collector.
-func (p *bufferPool) get(ctx context.Context, size int64) []byte {
-	for {
-		var b []byte
-		select {
-		case b = <-p.free:
-		default:
-			if p.allocated < p.limit {
-				p.allocated++
-				return p.newBuf(size)
-			}
-			select {
-			case b = <-p.free:
-			case <-ctx.Done():
-				return nil
-			}
-		}
-		if int64(cap(b)) >= size {
-			return b[:size]
-		}
-		p.allocated--
+// release returns the part's buffer or file for the next part.
+func (u *streamer) release(p part) {
+	if p.file != nil {
+		u.spool.put(p.file)
+	} else if p.mem != nil {
+		u.pool.put(p.mem)
 	}
 }
 
-func (p *bufferPool) put(b []byte) { p.free <- b }
-
-// partMemory bounds the part buffers of one upload when parts start large
-// (a large expected size): fewer parts are in flight rather than more
-// memory held. Default parts (8 MiB) with concurrency 4 use 40 MiB.
-const partMemory = 48 << 20
+// next reads part n from r into a memory buffer or a spool file, as its
+// size allows. It returns ctx's error when ctx ended while the part waited
+// for room, and r's error as it is.
+func (u *streamer) next(ctx context.Context, r io.Reader, n int, carry *carryByte) (p part, err error) {
+	size := partSize(u.initial, n)
+	p.n = n
+	if u.pool.fits(size) {
+		if p.mem = u.pool.get(ctx, size); p.mem == nil {
+			return part{}, ctx.Err()
+		}
+		m, err := fill(r, p.mem, carry)
+		p.len = int64(m)
+		if err != nil {
+			u.release(p)
+			return part{}, err
+		}
+		return p, nil
+	}
+	if u.spool == nil {
+		u.spool = newSpoolFiles(u.spoolDir, spoolFileLimit(u.concurrency))
+		if u.freeSpace != nil {
+			u.spool.freeSpace = u.freeSpace
+		}
+		u.copyBuf = make([]byte, spoolCopyBuffer)
+	}
+	if p.file, err = u.spool.get(ctx, size); err != nil {
+		return part{}, err
+	}
+	if p.len, err = fillFile(r, p.file, size, u.copyBuf, carry); err != nil {
+		u.release(p)
+		return part{}, err
+	}
+	return p, nil
+}
 
 // upload streams r to the target and returns the object's size and ETag.
 func (u *streamer) upload(ctx context.Context, r io.Reader) (int64, string, error) {
-	// concurrency+1 buffers of the initial size must fit in partMemory,
-	// keeping at least one part in flight while the next one fills.
-	u.concurrency = max(1, min(u.concurrency, int(partMemory/max(u.initial, 1))-1))
-	newBuf := u.newBuf
-	if newBuf == nil {
-		newBuf = func(size int64) []byte { return make([]byte, size) }
+	u.concurrency = max(1, u.concurrency)
+	if u.pool == nil {
+		u.pool = newMemPool(DefaultPartMemory)
 	}
-	pool := &bufferPool{free: make(chan []byte, u.concurrency+1), limit: u.concurrency + 1, newBuf: newBuf}
+	defer func() {
+		if u.spool != nil {
+			u.spool.close()
+		}
+	}()
 	var carry carryByte
 
-	buf := pool.get(ctx, partSize(u.initial, 1))
-	if buf == nil {
-		return 0, "", ctx.Err()
-	}
-	n, err := fill(r, buf, &carry)
+	first, err := u.next(ctx, r, 1, &carry)
 	if err != nil {
-		return 0, "", err // r's error, as it is; nothing was started
+		return 0, "", err // r's error as it is, or the spool's; nothing was started
 	}
 	if carry.eof && !carry.has {
-		etag, err := u.target.put(ctx, buf[:n])
+		defer u.release(first)
+		etag, err := u.target.put(ctx, first.body())
 		if err != nil {
 			return 0, "", err
 		}
-		return int64(n), etag, nil
+		return first.len, etag, nil
 	}
 	if err := u.target.create(ctx); err != nil {
+		u.release(first)
 		return 0, "", err
 	}
-	size, etag, err := u.parts(ctx, r, pool, buf, n, &carry)
+	size, etag, err := u.parts(ctx, r, first, &carry)
 	if err != nil {
 		// The caller's context may be cancelled, and an abort sent on it
 		// would never leave the process (aws-sdk-go-v2 issue 3341).
@@ -141,10 +165,10 @@ func (u *streamer) upload(ctx context.Context, r io.Reader) (int64, string, erro
 	return size, etag, nil
 }
 
-// parts uploads the multipart upload's parts, the first of which (n bytes
-// of buf) is already read, and completes it. Any error it returns means the
-// upload must be aborted.
-func (u *streamer) parts(ctx context.Context, r io.Reader, pool *bufferPool, buf []byte, n int, carry *carryByte) (int64, string, error) {
+// parts uploads the multipart upload's parts, the first of which is
+// already read, and completes it. Any error it returns means the upload
+// must be aborted.
+func (u *streamer) parts(ctx context.Context, r io.Reader, p part, carry *carryByte) (int64, string, error) {
 	wctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 
@@ -167,7 +191,7 @@ func (u *streamer) parts(ctx context.Context, r io.Reader, pool *bufferPool, buf
 	for range u.concurrency {
 		wg.Go(func() {
 			for p := range jobs {
-				etag, err := u.target.uploadPart(wctx, p.n, p.buf[:p.len])
+				etag, err := u.target.uploadPart(wctx, p.n, p.body())
 				if err != nil {
 					fail(err)
 				} else {
@@ -175,20 +199,21 @@ func (u *streamer) parts(ctx context.Context, r io.Reader, pool *bufferPool, buf
 					etags[p.n-1] = etag
 					mu.Unlock()
 				}
-				pool.put(p.buf)
+				u.release(p)
 			}
 		})
 	}
 
 	var size int64
 	for num := 1; ; num++ {
-		size += int64(n)
+		size += p.len
 		mu.Lock()
 		etags = append(etags, "")
 		mu.Unlock()
 		select {
-		case jobs <- part{n: num, buf: buf, len: n}:
+		case jobs <- p:
 		case <-wctx.Done():
+			u.release(p)
 		}
 		if wctx.Err() != nil || (carry.eof && !carry.has) {
 			break
@@ -199,12 +224,11 @@ func (u *streamer) parts(ctx context.Context, r io.Reader, pool *bufferPool, buf
 				u.target.describe(), MaxParts, size))
 			break
 		}
-		if buf = pool.get(wctx, partSize(u.initial, num+1)); buf == nil {
-			break
-		}
 		var err error
-		if n, err = fill(r, buf, carry); err != nil {
-			fail(err) // r's error, as it is
+		if p, err = u.next(wctx, r, num+1, carry); err != nil {
+			if wctx.Err() == nil {
+				fail(err) // r's error as it is, or the spool's
+			}
 			break
 		}
 	}

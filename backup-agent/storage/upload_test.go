@@ -31,10 +31,13 @@ type fakeTarget struct {
 	keepData    bool
 	inflight    int
 	maxInflight int
-	completed   []string
-	completedSz int64 // the size complete was given
-	aborted     bool
-	abortCtxErr error
+	// memInflight is the bytes of in-memory parts being uploaded now.
+	memInflight, maxMemInflight int64
+	spooled                     int // parts that came from a spool file
+	completed                   []string
+	completedSz                 int64 // the size complete was given
+	aborted                     bool
+	abortCtxErr                 error
 }
 
 func newFakeTarget() *fakeTarget {
@@ -43,7 +46,11 @@ func newFakeTarget() *fakeTarget {
 
 func (f *fakeTarget) describe() string { return "fake://obj" }
 
-func (f *fakeTarget) put(ctx context.Context, body []byte) (string, error) {
+func (f *fakeTarget) put(ctx context.Context, b partBody) (string, error) {
+	body, err := b.Bytes()
+	if err != nil {
+		return "", err
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.puts = append(f.puts, bytes.Clone(body))
@@ -57,14 +64,28 @@ func (f *fakeTarget) create(context.Context) error {
 	return nil
 }
 
-func (f *fakeTarget) uploadPart(ctx context.Context, n int, body []byte) (string, error) {
+func (f *fakeTarget) uploadPart(ctx context.Context, n int, b partBody) (string, error) {
+	body, err := b.Bytes()
+	if err != nil {
+		return "", err
+	}
+	var inMemory int64
+	if b.file == nil {
+		inMemory = b.size
+	}
 	f.mu.Lock()
 	f.inflight++
 	f.maxInflight = max(f.maxInflight, f.inflight)
+	f.memInflight += inMemory
+	f.maxMemInflight = max(f.maxMemInflight, f.memInflight)
+	if b.file != nil {
+		f.spooled++
+	}
 	f.mu.Unlock()
 	defer func() {
 		f.mu.Lock()
 		f.inflight--
+		f.memInflight -= inMemory
 		f.mu.Unlock()
 	}()
 	select {
@@ -158,7 +179,9 @@ func TestStreamerMultipart(t *testing.T) {
 		f := newFakeTarget()
 		f.delay = 2 * time.Millisecond
 		alloc := &countingAlloc{}
-		u := &streamer{target: f, initial: initial, concurrency: conc, newBuf: alloc.newBuf}
+		pool := newMemPool(DefaultPartMemory)
+		pool.newBuf = alloc.newBuf
+		u := &streamer{target: f, initial: initial, concurrency: conc, pool: pool}
 		data := pattern(size)
 		n, etag, err := u.upload(t.Context(), iotest.OneByteReader(bytes.NewReader(data)))
 		if err != nil {

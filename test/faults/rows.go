@@ -71,7 +71,7 @@ var Rows = []Row{
 	},
 	{
 		Fault:    "S3 bandwidth 1 MB/s (Toxiproxy bandwidth on the S3 link)",
-		Expected: "run succeeds; one whole backup; the agent's peak RSS stays within the benchmark's bound (150 MiB)",
+		Expected: "run succeeds; one whole backup; the agent's peak RSS stays within the benchmark's bound (96 MiB)",
 		Package:  Package, Test: "TestS3Bandwidth1MBps",
 	},
 	{

@@ -162,4 +162,4 @@ func TestS3Bandwidth1MBps(t *testing.T) {
 
 // maxAgentRSS is the benchmark's bound on the agent's peak RSS
 // (test/bench: maxAgentRSSMiB).
-const maxAgentRSS = 150 << 20
+const maxAgentRSS = 96 << 20
