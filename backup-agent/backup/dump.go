@@ -198,7 +198,7 @@ func (r *run) storeStream(ctx context.Context, log logr.Logger, key string, stre
 		sinks = append(sinks, local)
 	}
 	r.created = append(r.created, key)
-	obj, err := r.store.Upload(ctx, key, io.TeeReader(encoded, io.MultiWriter(sinks...)), storage.WithExpectedSize(expected))
+	obj, err := r.store.Upload(ctx, key, io.TeeReader(encoded, io.MultiWriter(sinks...)), storage.WithExpectedSize(r.set.encoding.EstimateStoredSize(expected)))
 	stopProgress()
 	if err != nil {
 		// Stop the program first: the encoder may be blocked reading from

@@ -134,7 +134,7 @@ func TestBackupRoundTrip(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if m.Server.VersionNum/10000 != major || m.Format != manifest.Format(format) || m.Compression != "zstd:3" || len(m.Databases) != 2 {
+				if m.Server.VersionNum/10000 != major || m.Format != manifest.Format(format) || m.Compression != "zstd:1" || len(m.Databases) != 2 {
 					t.Fatalf("manifest %+v", m)
 				}
 				if !strings.Contains(run.Output, `"msg":"Progress"`) && run.Duration > 2*time.Second {

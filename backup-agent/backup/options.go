@@ -29,7 +29,8 @@ type Options struct {
 	Format string
 	// Jobs is pg_dump -j for the directory format.
 	Jobs int
-	// SpoolDir is scratch space (the PVC), needed by the directory format.
+	// SpoolDir is scratch space (the PVC), needed by the directory format,
+	// and where upload parts too large for the part memory are written.
 	SpoolDir string
 	// KeepLocal keeps the newest N complete backups on the spool volume too.
 	KeepLocal int
@@ -99,7 +100,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.SpoolDir, "spool-dir", o.SpoolDir, "scratch space (the PVC); needed by --format directory and --keep-local")
 	fs.IntVar(&o.KeepLocal, "keep-local", o.KeepLocal, "also keep the newest N complete backups, as stored, under --spool-dir/local")
 	fs.StringVar(&o.Compression, "compression", o.Compression, "zstd[:LEVEL], gzip[:LEVEL] or none (done by the agent; pg_dump runs with -Z0)")
-	fs.IntVar(&o.UploadConcurrency, "upload-concurrency", o.UploadConcurrency, "parts of an object uploaded in parallel (memory: about (N+1) x part size)")
+	fs.IntVar(&o.UploadConcurrency, "upload-concurrency", o.UploadConcurrency, "parts of an object uploaded in parallel, within the agent's fixed part memory (parts beyond it go to --spool-dir)")
 	fs.IntVar(&o.ConnectRetries, "connect-retries", o.ConnectRetries, "retries of a failed PostgreSQL connection, with backoff (a refused login is not retried)")
 	fs.StringVar(&o.TerminationLog, "termination-log", o.TerminationLog, "where the result JSON goes (default: /dev/termination-log when writable)")
 	fs.DurationVar(&o.ProgressInterval, "progress-interval", o.ProgressInterval, "how often progress is logged")

@@ -49,7 +49,14 @@ func (r *run) openStore(ctx context.Context) (storage.Store, error) {
 	if r.deps.Store != nil {
 		return r.deps.Store, nil
 	}
-	s, _, err := r.opts.Destination.Open(ctx, storage.Config{Concurrency: r.opts.UploadConcurrency})
+	// The part budget leaves room for the encoder's own memory, so that
+	// parts plus encoder stay within storage.PipelineMemory at every level;
+	// parts that do not fit go to the spool directory.
+	s, _, err := r.opts.Destination.Open(ctx, storage.Config{
+		Concurrency: r.opts.UploadConcurrency,
+		PartMemory:  storage.PartMemoryFor(r.set.encoding.Memory()),
+		SpoolDir:    r.opts.SpoolDir,
+	})
 	return s, err
 }
 

@@ -2,6 +2,7 @@ package backup
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -49,8 +50,10 @@ func Run(ctx context.Context, log logr.Logger, opts Options, deps Deps) (result.
 	res.DurationSeconds = now().Sub(r.started).Round(time.Millisecond).Seconds()
 	log.Info("Resources used", "peakRSSBytes", peakRSS(), "durationSeconds", res.DurationSeconds)
 	if err != nil {
-		if ctx.Err() != nil && result.ReasonOf(err) != result.ReasonInterrupted {
-			// Whatever broke last, the cause was the signal.
+		if ctx.Err() != nil && (result.ReasonOf(err) != result.ReasonInterrupted || !strings.Contains(err.Error(), "interrupted")) {
+			// Whatever broke last, the cause was the signal, and the
+			// message says so (a bare "context canceled" from a step that
+			// was waiting, for upload memory say, does not).
 			err = result.Errorf(result.ReasonInterrupted, "interrupted: %w", err)
 		}
 		res.Fail(err)

@@ -21,19 +21,32 @@ const (
 	None Algorithm = "none"
 )
 
-// Default is the agent's default setting: zstd at level 3.
-var Default = Spec{Algorithm: Zstd, Level: 3}
+// Default is the agent's default setting: zstd at level 1, chosen with
+// make bench on three data shapes (docs/bench.md). With entropy coding of
+// every literal (see NewWriter) it stores about what level 3 stores (text
+// 10% more, numbers and bytea's hex 2-6% less) for a third to two thirds
+// of level 3's CPU, which on a small machine decides whether the agent
+// keeps pace with pg_dump.
+var Default = Spec{Algorithm: Zstd, Level: 1}
 
-// zstdWindow and maxEncoders bound the encoder's memory, measured with
-// make bench: with concurrent blocks each worker holds about four windows
-// of input plus output, so a 4 MiB window on 2 cores held ~200 MiB and
-// grew with the core count, where a 1 MiB window costs no measurable ratio
-// (0.261 against 0.260 of the raw dump) and holds 65 MiB on 2 cores,
-// 94 MiB on 4. More than 4 workers gains little next to pg_dump's own
-// single-core pace.
+// The encoders' settings bound their memory, measured with make bench and
+// heap profiles. zstd encodes one stream, block after block, with its own
+// goroutine encoding a block while the next one fills (concurrency 2): its
+// memory is the 1 MiB window, two blocks and the level's match tables
+// (1-5 MiB at levels 1-9, 35 MiB at 10 and above), and does not depend
+// on the data. zstd's concurrent blocks (WithConcurrentBlocks) are not
+// used: they queue jobs of four windows of input and their output per
+// worker, and held 40-90 MiB on 2 cores, most of the agent's memory, with a
+// worse ratio (0.525 of a bytea dump against 0.506 at zstd:3, whose job
+// boundaries cut matches) and little to gain next to pg_dump, which takes
+// a core of its own. gzip (pgzip) compresses
+// blocks of 512 KiB in parallel, at most maxEncoders at once; its window
+// is 32 KiB, so the block size costs no ratio.
 const (
-	zstdWindow  = 1 << 20
-	maxEncoders = 4
+	zstdWindow      = 1 << 20
+	zstdConcurrency = 2
+	gzipBlock       = 512 << 10
+	maxEncoders     = 4
 )
 
 // Spec is a parsed --compression value.
@@ -44,14 +57,14 @@ type Spec struct {
 }
 
 // Parse reads "zstd", "zstd:LEVEL" (1-22), "gzip", "gzip:LEVEL" (1-9) or
-// "none". Without a level, zstd uses 3 and gzip 6.
+// "none". Without a level, zstd uses the default level (1) and gzip 6.
 func Parse(s string) (Spec, error) {
 	name, levelText, hasLevel := strings.Cut(strings.TrimSpace(s), ":")
 	var spec Spec
 	var lo, hi int
 	switch Algorithm(strings.ToLower(name)) {
 	case Zstd:
-		spec, lo, hi = Spec{Algorithm: Zstd, Level: 3}, 1, 22
+		spec, lo, hi = Default, 1, 22
 	case Gzip:
 		spec, lo, hi = Spec{Algorithm: Gzip, Level: 6}, 1, 9
 	case None:
@@ -99,9 +112,14 @@ func (s Spec) NewWriter(w io.Writer) (io.WriteCloser, error) {
 	case Zstd:
 		enc, err := zstd.NewWriter(w,
 			zstd.WithEncoderLevel(zstd.EncoderLevelFromZstd(s.Level)),
-			zstd.WithEncoderConcurrency(min(runtime.GOMAXPROCS(0), maxEncoders)),
-			zstd.WithConcurrentBlocks(true),
+			zstd.WithEncoderConcurrency(zstdConcurrency),
 			zstd.WithWindowSize(zstdWindow),
+			// Entropy-code literals even where a block has no matches:
+			// level 1 skips that by default and then stores hex (pg_dump's
+			// bytea), base64 and other skewed text uncompressed (ratio 1.00
+			// on random bytea against 0.51 with it, measured at a fifth of
+			// level 3's CPU). Levels 2 and above do it already.
+			zstd.WithAllLitEntropyCompression(true),
 		)
 		if err != nil {
 			return nil, fmt.Errorf("zstd encoder: %w", err)
@@ -112,8 +130,8 @@ func (s Spec) NewWriter(w io.Writer) (io.WriteCloser, error) {
 		if err != nil {
 			return nil, fmt.Errorf("gzip encoder: %w", err)
 		}
-		// Blocks of 1 MiB, one per core: parallel, with bounded memory.
-		if err := enc.SetConcurrency(1<<20, min(runtime.GOMAXPROCS(0), maxEncoders)); err != nil {
+		// Blocks compressed in parallel, one per core, with bounded memory.
+		if err := enc.SetConcurrency(gzipBlock, gzipEncoders()); err != nil {
 			return nil, fmt.Errorf("gzip encoder: %w", err)
 		}
 		return enc, nil
@@ -144,6 +162,41 @@ func (s Spec) NewReader(r io.Reader) (io.ReadCloser, error) {
 		return io.NopCloser(r), nil
 	default:
 		return nil, fmt.Errorf("unknown compression %q", s.Algorithm)
+	}
+}
+
+// gzipEncoders is how many gzip blocks are compressed at once.
+func gzipEncoders() int { return min(runtime.GOMAXPROCS(0), maxEncoders) }
+
+// EncoderMemory estimates the memory the compressor holds while it works,
+// in bytes, as measured: zstd's window, blocks and the match tables of its
+// level, gzip's blocks in flight and their output. The uploader's part
+// buffers come on top; a caller with a memory budget gives them the rest.
+func (s Spec) EncoderMemory() int64 {
+	const mib = 1 << 20
+	switch s.Algorithm {
+	case Zstd:
+		var tables int64
+		switch zstd.EncoderLevelFromZstd(s.Level) {
+		case zstd.SpeedFastest:
+			tables = 1 * mib
+		case zstd.SpeedDefault:
+			tables = 2 * mib
+		case zstd.SpeedBetterCompression:
+			tables = 9 * mib / 2
+		default:
+			tables = 35 * mib
+		}
+		// The window twice (history and the block being matched), the
+		// blocks filling and encoding, and their output.
+		return 2*zstdWindow + mib + tables
+	case Gzip:
+		// Each block's input, its output (up to 1/16 larger) and a
+		// compressor, for the blocks compressing, those waiting in the
+		// queue to be written and the one filling.
+		return int64(2*gzipEncoders()+1) * (2*gzipBlock + mib)
+	default:
+		return 0
 	}
 }
 

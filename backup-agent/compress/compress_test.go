@@ -3,6 +3,7 @@ package compress
 import (
 	"bytes"
 	"crypto/rand"
+	"encoding/hex"
 	"io"
 	"testing"
 )
@@ -15,7 +16,7 @@ func TestParse(t *testing.T) {
 		ext     string
 		wantErr bool
 	}{
-		{in: "zstd", want: Spec{Zstd, 3}, str: "zstd:3", ext: ".zst"},
+		{in: "zstd", want: Spec{Zstd, 1}, str: "zstd:1", ext: ".zst"},
 		{in: "zstd:3", want: Spec{Zstd, 3}, str: "zstd:3", ext: ".zst"},
 		{in: "zstd:19", want: Spec{Zstd, 19}, str: "zstd:19", ext: ".zst"},
 		{in: "ZSTD:1", want: Spec{Zstd, 1}, str: "zstd:1", ext: ".zst"},
@@ -107,5 +108,32 @@ func TestRoundTrip(t *testing.T) {
 				t.Fatalf("%s: truncated stream decompressed without error", in)
 			}
 		})
+	}
+}
+
+// TestDefaultCompressesHex guards the default level's literal coding: hex
+// text (pg_dump's bytea) of random bytes holds no matches, so only entropy
+// coding of the literals halves it, which zstd's level 1 skips unless told.
+func TestDefaultCompressesHex(t *testing.T) {
+	raw := make([]byte, 2<<20)
+	if _, err := rand.Read(raw); err != nil {
+		t.Fatal(err)
+	}
+	text := []byte(hex.EncodeToString(raw))
+	for _, spec := range []Spec{Default, {Zstd, 3}} {
+		var out bytes.Buffer
+		w, err := spec.NewWriter(&out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.Write(text); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if ratio := float64(out.Len()) / float64(len(text)); ratio > 0.6 {
+			t.Errorf("%s stores random hex at %.2f of its size, want about 0.5", spec, ratio)
+		}
 	}
 }

@@ -785,7 +785,7 @@ func TestRestoreSelection(t *testing.T) {
 			if err := m.Validate(); err != nil {
 				t.Errorf("manifest %s: %v", m.ID, err)
 			}
-			if m.Format != manifest.FormatCustom || m.Compression != "zstd:3" || m.Server.VersionNum/10000 != e.PG.Major || len(m.Databases) != 1 || m.Databases[0].Name != "app" {
+			if m.Format != manifest.FormatCustom || m.Compression != "zstd:1" || m.Server.VersionNum/10000 != e.PG.Major || len(m.Databases) != 1 || m.Databases[0].Name != "app" {
 				t.Errorf("manifest %s: %+v", m.ID, m)
 				continue
 			}
@@ -815,7 +815,7 @@ func TestRestoreSelection(t *testing.T) {
 		if rowA < 0 || rowB < 0 || rowB > rowA {
 			t.Fatalf("the table should list %s then %s, one row each:\n%s", idB, idA, out)
 		}
-		for _, want := range []string{"app", "custom", "zstd:3"} {
+		for _, want := range []string{"app", "custom", "zstd:1"} {
 			if !strings.Contains(lines[rowA], want) {
 				t.Errorf("row %q lacks %q", lines[rowA], want)
 			}

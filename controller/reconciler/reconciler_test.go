@@ -89,7 +89,7 @@ func TestCreateUpdateSuspendDelete(t *testing.T) {
 	}
 	live := getBackup(t, ns, "orders")
 	assertOwned(t, cj, live)
-	if live.Spec.Format != v1alpha1.FormatCustom || live.Spec.Compression != "zstd:3" || live.Spec.Postgres.Port != 5432 {
+	if live.Spec.Format != v1alpha1.FormatCustom || live.Spec.Compression != "zstd:1" || live.Spec.Postgres.Port != 5432 {
 		t.Errorf("CRD defaults not applied: %+v", live.Spec)
 	}
 	pvc := &corev1.PersistentVolumeClaim{}
