@@ -196,15 +196,21 @@ func TestHintNamesAFullSpool(t *testing.T) {
 }
 
 func TestFeedThrough(t *testing.T) {
-	dir := t.TempDir()
-	out := dir + "/out"
-	// second writes what it got, and "whole" only after the end of its input.
-	// (Shell builtins only: a child would outlive the shell's SIGKILL.)
-	second := Command{Path: "/bin/sh", Args: []string{"-c", `while IFS= read -r l; do printf '%s\n' "$l"; done > ` + out + ` && echo whole >> ` + out}, Reason: result.ReasonRestoreFailed}
+	// second writes what it got to its own file, and "whole" only after the
+	// end of its input. (Shell builtins only: a child would outlive the
+	// shell's SIGKILL.) Each case has its own file, so that one case's
+	// "whole" is never read by another.
+	var out string
+	var second Command
+	setup := func(t *testing.T) {
+		out = t.TempDir() + "/out"
+		second = Command{Path: "/bin/sh", Args: []string{"-c", `while IFS= read -r l; do printf '%s\n' "$l"; done > ` + out + ` && echo whole >> ` + out}, Reason: result.ReasonRestoreFailed}
+	}
 	upper := func(r io.Reader) io.Reader { return r }
 	read := func() string { b, _ := os.ReadFile(out); return string(b) }
 
 	t.Run("whole", func(t *testing.T) {
+		setup(t)
 		first := Command{Path: "/bin/sh", Args: []string{"-c", "tr a-z A-Z"}, Reason: result.ReasonRestoreFailed}
 		if err := FeedThrough(context.Background(), first, strings.NewReader("abc\n"), upper, second); err != nil {
 			t.Fatal(err)
@@ -214,6 +220,7 @@ func TestFeedThrough(t *testing.T) {
 		}
 	})
 	t.Run("first fails", func(t *testing.T) {
+		setup(t)
 		first := Command{Path: "/bin/sh", Args: []string{"-c", "head -c 2; echo 'pg_restore: error: bad archive' >&2; exit 1"}, Reason: result.ReasonRestoreFailed}
 		err := FeedThrough(context.Background(), first, strings.NewReader("abcdef"), upper, second)
 		if result.ReasonOf(err) != result.ReasonRestoreFailed || !strings.Contains(err.Error(), "bad archive") {
@@ -224,6 +231,7 @@ func TestFeedThrough(t *testing.T) {
 		}
 	})
 	t.Run("input fails", func(t *testing.T) {
+		setup(t)
 		first := Command{Path: "/bin/cat", Reason: result.ReasonRestoreFailed}
 		boom := errors.New("checksum mismatch")
 		err := FeedThrough(context.Background(), first, io.MultiReader(strings.NewReader("abc"), iotest.ErrReader(boom)), upper, second)
