@@ -76,9 +76,8 @@ func (r *run) inspect(ctx context.Context, tools []pgdump.Tool) (server pgclient
 	if server, err = cat.Server(ctx); err != nil {
 		return server, tool, nil, false, err
 	}
-	tool, ok := pgdump.Choose(tools, server.Major())
-	if !ok {
-		return server, tool, nil, false, pgdump.CheckCompatible(pgdump.Newest(tools).Version, server.Major(), server.Version)
+	if tool, err = pgdump.ChooseFor(tools, server.Major(), server.Version); err != nil {
+		return server, tool, nil, false, err
 	}
 	all, err := cat.Databases(ctx)
 	if err != nil {

@@ -10,6 +10,6 @@
 //
 // The programs are found in PGBACKUP_PG_BIN_DIR when set; else every
 // Debian installation (/usr/lib/postgresql/N/bin) and PATH are candidates,
-// and [Pick] / [Choose] take the oldest major that is not older than the
+// and [Choose] / [ChooseFor] take the oldest major that is not older than the
 // server: pg_dump 17 for a 15 server when 17 and 18 are installed.
 package pgdump

@@ -2,7 +2,6 @@ package pgdump
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -94,22 +93,14 @@ func Newest(tools []Tool) Tool {
 	return tools[len(tools)-1]
 }
 
-// Pick finds the installed program closest to (and not older than) major
-// atLeast. When every installed copy is older, the error is CheckCompatible's
-// for the newest: it names the agent image that would work.
-func Pick(ctx context.Context, name string, atLeast int, serverVersion string) (Tool, error) {
-	tools, err := Candidates(ctx, name)
-	if err != nil {
-		return Tool{}, err
-	}
+// ChooseFor is Choose for a server of major atLeast, refusing with
+// CheckCompatible's error (which names the agent image that would work)
+// when every tool is older.
+func ChooseFor(tools []Tool, atLeast int, serverVersion string) (Tool, error) {
 	if t, ok := Choose(tools, atLeast); ok {
 		return t, nil
 	}
-	newest := Newest(tools)
-	if err := CheckCompatible(newest.Version, atLeast, serverVersion); err != nil {
-		return Tool{}, err
-	}
-	return Tool{}, fmt.Errorf("%s: no copy of major %d or newer", name, atLeast) // not reached
+	return Tool{}, CheckCompatible(Newest(tools).Version, atLeast, serverVersion)
 }
 
 // Sibling is program name in the same directory as t: pg_dumpall next to

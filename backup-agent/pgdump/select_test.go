@@ -84,13 +84,13 @@ func TestCandidatesDebianLayout(t *testing.T) {
 		t.Errorf("Sibling(pg_restore) = %v, want a config error naming both", err)
 	}
 
-	tool, err := Pick(context.Background(), "pg_dump", 15, "15.18")
+	tool, err := ChooseFor(tools, 15, "15.18")
 	if err != nil || tool.Version.Major != 17 {
-		t.Errorf("Pick(15) = %+v, %v; want 17", tool, err)
+		t.Errorf("ChooseFor(15) = %+v, %v; want 17", tool, err)
 	}
-	_, err = Pick(context.Background(), "pg_dump", 19, "19.0")
+	_, err = ChooseFor(tools, 19, "19.0")
 	if result.ReasonOf(err) != result.ReasonDumpFailed || !strings.Contains(err.Error(), "pg_dump 18.1 is older than the server (PostgreSQL 19.0)") {
-		t.Errorf("Pick(19) = %v, want the refusal naming the newest pg_dump", err)
+		t.Errorf("ChooseFor(19) = %v, want the refusal naming the newest pg_dump", err)
 	}
 }
 

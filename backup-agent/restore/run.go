@@ -282,7 +282,7 @@ func (a *attempt) chooseTool(ctx context.Context) error {
 	a.log.Info("Restore program chosen", "program", tool.Path, "version", tool.Version.Full, "server", a.server.Version, "filtered", a.filter)
 	if a.filter && p.jobs > 1 {
 		msg := fmt.Sprintf("--jobs %d not used: %s %s sets parameters that PostgreSQL %s does not have, which a parallel restore cannot leave out; restoring serially",
-			p.jobs, programBase(tool.Path), tool.Version.Full, a.server.Version)
+			p.jobs, filepath.Base(tool.Path), tool.Version.Full, a.server.Version)
 		// Logged, not told to warn: restoring serially changes how long
 		// the restore takes, not what it restores, so a verification is
 		// not failed for it.
@@ -301,8 +301,6 @@ func targetServer(ctx context.Context, log logr.Logger, t target) (pgclient.Serv
 	defer func() { _ = conn.Close(context.WithoutCancel(ctx)) }()
 	return pgclient.Server(ctx, conn)
 }
-
-func programBase(path string) string { return filepath.Base(path) }
 
 // globals applies the backup's roles and tablespaces when asked.
 func (a *attempt) globals(ctx context.Context) error {
