@@ -56,6 +56,7 @@ func (r *run) openStore(ctx context.Context) (storage.Store, error) {
 		Concurrency: r.opts.UploadConcurrency,
 		PartMemory:  storage.PartMemoryFor(r.set.encoding.Memory()),
 		SpoolDir:    r.opts.SpoolDir,
+		Log:         r.log,
 	})
 	return s, err
 }

@@ -34,7 +34,7 @@ func Run(ctx context.Context, log logr.Logger, opts Options, deps Deps, out io.W
 	}
 	store := deps.Store
 	if store == nil {
-		if store, _, err = opts.Destination.Open(ctx, storage.Config{}); err != nil {
+		if store, _, err = opts.Destination.Open(ctx, storage.Config{Log: log}); err != nil {
 			return err
 		}
 	}

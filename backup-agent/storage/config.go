@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-logr/logr"
+
 	"github.com/pgbackup/pgbackup/backup-agent/result"
 )
 
@@ -76,10 +78,14 @@ type Config struct {
 	// start answering (the response headers) once the request, body
 	// included, is sent; DefaultRequestTimeout when zero. A request without
 	// an answer in time is retried like a lost connection, so a call that
-	// never gets one gives up after about 5 times RequestTimeout. It does not
-	// bound a response body that stops midway, and it applies only when the
-	// store builds its own HTTP client (see NewFromAWSConfig).
+	// never gets one gives up after about 5 times RequestTimeout. A download
+	// that receives nothing for RequestTimeout midway is resumed (see Get).
+	// The header bound applies only when the store builds its own HTTP
+	// client (see NewFromAWSConfig).
 	RequestTimeout time.Duration
+	// Log receives the store's warnings, such as a cut download it resumes;
+	// the zero Logger discards them.
+	Log logr.Logger
 }
 
 func (c Config) validate() error {

@@ -12,6 +12,8 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -24,6 +26,7 @@ import (
 	"github.com/aws/smithy-go"
 	"github.com/aws/smithy-go/middleware"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
+	"github.com/go-logr/logr"
 
 	"github.com/pgbackup/pgbackup/backup-agent/result"
 )
@@ -80,6 +83,7 @@ type S3Store struct {
 	// maxKeys is the page size of listings; 0 lets the server choose
 	// (1000 on S3). Tests lower it to exercise pagination cheaply.
 	maxKeys int32
+	log     logr.Logger
 }
 
 var _ Store = (*S3Store)(nil)
@@ -143,7 +147,7 @@ func NewFromAWSConfig(awsCfg aws.Config, cfg Config) (*S3Store, error) {
 	}
 
 	s := &S3Store{bucket: cfg.Bucket, partSize: cfg.partSize(), concurrency: cfg.concurrency(), requestTimeout: cfg.requestTimeout(),
-		parts: newMemPool(cfg.partMemory()), spoolDir: cfg.SpoolDir}
+		parts: newMemPool(cfg.partMemory()), spoolDir: cfg.SpoolDir, log: cfg.Log}
 	s.client = s3.NewFromConfig(awsCfg, func(o *s3.Options) {
 		// o.BaseEndpoint already holds an endpoint from the environment or
 		// the shared config, if any.
@@ -252,32 +256,175 @@ func (s *S3Store) PutIfAbsent(ctx context.Context, key string, body []byte, cont
 }
 
 // Get opens the object at key. Read errors of the returned body are
-// classified StorageFailed too.
+// classified StorageFailed too. A download whose connection is cut, or
+// that receives nothing for the request timeout, goes on where it stopped
+// with a ranged GET of the same object (If-Match on its ETag): see
+// objectReader.
 func (s *S3Store) Get(ctx context.Context, key string) (io.ReadCloser, error) {
-	out, err := s.client.GetObject(ctx, &s3.GetObjectInput{Bucket: &s.bucket, Key: &key})
-	if err != nil {
-		if isNotFound(err) {
-			return nil, fmt.Errorf("get s3://%s/%s: %w", s.bucket, key, ErrNotFound)
-		}
-		return nil, s.classify(opGet, key, err)
+	ctx, stop := context.WithCancel(ctx)
+	r := &objectReader{s: s, ctx: ctx, stop: stop, key: key}
+	if err := r.open(&s3.GetObjectInput{Bucket: &s.bucket, Key: &key}); err != nil {
+		stop()
+		return nil, err
 	}
-	return &objectReader{ReadCloser: out.Body, s: s, key: key}, nil
+	return r, nil
 }
 
-// objectReader classifies the errors of reading an object's body (a
-// connection lost mid-download).
+// A cut download is resumed up to maxResumes times in a row; a resume that
+// delivers resumeProgress bytes before the next cut starts the count anew,
+// so that a long download over a flaky network completes while one that
+// never gets far fails.
+const (
+	maxResumes     = 5
+	resumeProgress = 8 << 20
+)
+
+// objectReader reads an object's body and resumes it when the connection
+// is cut (an error, or a body shorter than its Content-Length) or stalls
+// (nothing received for the request timeout): it asks for the rest with
+// Range: bytes=N- and If-Match on the first answer's ETag, so the bytes
+// can only come from the object it started reading. An object replaced in
+// between fails with IntegrityFailed rather than mixing two objects. The
+// caller's context ending, or Close, is never resumed.
+//
+// Close may be called from another goroutine while a Read is blocked (a
+// read-ahead goroutine downloading for a consumer that gave up): it
+// cancels the reader's context first, which ends that Read, and only then
+// takes the body.
 type objectReader struct {
-	io.ReadCloser
-	s   *S3Store
-	key string
+	s    *S3Store
+	ctx  context.Context // the caller's, ended by Close too
+	stop context.CancelFunc
+	key  string
+	etag string
+	size int64 // the whole object's, from the first answer
+	n    int64 // bytes delivered
+
+	mu      sync.Mutex // held by Read and Close
+	closed  bool
+	body    io.ReadCloser
+	cancel  context.CancelFunc // the current request's
+	idle    *time.Timer        // cancels the request when no byte arrives
+	stalled atomic.Bool
+
+	resumes   int   // resumes in a row without resumeProgress
+	sinceOpen int64 // bytes since the current request started
+	lastErr   error // why the last request ended early
+}
+
+// open sends in on a context of its own, which the idle timer cancels.
+func (r *objectReader) open(in *s3.GetObjectInput) error {
+	ctx, cancel := context.WithCancel(r.ctx)
+	out, err := r.s.client.GetObject(ctx, in)
+	if err != nil {
+		cancel()
+		switch {
+		case isNotFound(err):
+			return fmt.Errorf("get s3://%s/%s: %w", r.s.bucket, r.key, ErrNotFound)
+		case in.IfMatch != nil && (isCode(err, "PreconditionFailed") || isStatus(err, http.StatusPreconditionFailed)):
+			return result.Errorf(result.ReasonIntegrityFailed, "s3://%s/%s was replaced while it was being read (its ETag is no longer %s): start again", r.s.bucket, r.key, r.etag)
+		}
+		return r.s.classify(opGet, r.key, err)
+	}
+	if in.Range != nil {
+		// Only the asked-for bytes may follow: a server that ignored the
+		// range would repeat the object from its start.
+		if want := fmt.Sprintf("bytes %d-", r.n); !strings.HasPrefix(aws.ToString(out.ContentRange), want) {
+			_ = out.Body.Close()
+			cancel()
+			return result.Errorf(result.ReasonStorageFailed, "s3://%s/%s: resuming at byte %d, the server answered Content-Range %q: it does not support ranged reads, so a cut download cannot be resumed",
+				r.s.bucket, r.key, r.n, aws.ToString(out.ContentRange))
+		}
+	} else {
+		r.etag, r.size = aws.ToString(out.ETag), aws.ToInt64(out.ContentLength)
+	}
+	r.body, r.cancel, r.sinceOpen = out.Body, cancel, 0
+	r.stalled.Store(false)
+	// The timer runs only while a Read waits for bytes: a consumer that
+	// pauses between reads is not a stalled server.
+	r.idle = time.AfterFunc(r.s.requestTimeout, func() { r.stalled.Store(true); cancel() })
+	r.idle.Stop()
+	return nil
 }
 
 func (r *objectReader) Read(p []byte) (int, error) {
-	n, err := r.ReadCloser.Read(p)
-	if err != nil && !errors.Is(err, io.EOF) {
-		err = r.s.classify("read", r.key, err)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return 0, fmt.Errorf("s3 read s3://%s/%s: %w", r.s.bucket, r.key, net.ErrClosed)
 	}
-	return n, err
+	for {
+		if r.body == nil {
+			if err := r.resume(); err != nil {
+				return 0, err
+			}
+		}
+		r.idle.Reset(r.s.requestTimeout)
+		n, err := r.body.Read(p)
+		r.idle.Stop()
+		r.n += int64(n)
+		r.sinceOpen += int64(n)
+		if errors.Is(err, io.EOF) && r.n < r.size {
+			err = io.ErrUnexpectedEOF // never a short object
+		}
+		if err == nil || errors.Is(err, io.EOF) {
+			return n, err
+		}
+		if r.stalled.Load() && r.ctx.Err() == nil {
+			err = fmt.Errorf("no data received for %s", r.s.requestTimeout)
+		}
+		if r.ctx.Err() != nil || r.etag == "" || r.size <= 0 {
+			return n, r.s.classify("read", r.key, err)
+		}
+		r.lastErr = err
+		r.closeBody()
+		if n > 0 {
+			return n, nil
+		}
+	}
+}
+
+// resume asks for the rest of the object, after a pause that grows with
+// the resumes in a row.
+func (r *objectReader) resume() error {
+	if r.sinceOpen >= resumeProgress {
+		r.resumes = 0
+	}
+	r.resumes++
+	if r.resumes > maxResumes {
+		return result.Errorf(result.ReasonStorageFailed, "s3 read s3://%s/%s: the download was cut %d times in a row at byte %d of %d: %w",
+			r.s.bucket, r.key, maxResumes, r.n, r.size, r.lastErr)
+	}
+	pause := min(retryBaseDelay<<(r.resumes-1), maxBackoff)
+	r.s.log.Info("S3 download cut; resuming where it stopped (warning)", "key", r.key, "offset", r.n, "size", r.size,
+		"attempt", r.resumes, "maxAttempts", maxResumes, "error", r.lastErr.Error())
+	select {
+	case <-time.After(pause):
+	case <-r.ctx.Done():
+		return r.s.classify("read", r.key, r.ctx.Err())
+	}
+	return r.open(&s3.GetObjectInput{Bucket: &r.s.bucket, Key: &r.key,
+		Range: aws.String(fmt.Sprintf("bytes=%d-", r.n)), IfMatch: &r.etag})
+}
+
+func (r *objectReader) closeBody() {
+	if r.body != nil {
+		r.idle.Stop()
+		_ = r.body.Close()
+		r.cancel()
+		r.body = nil
+	}
+}
+
+// Close ends the download, also one a Read on another goroutine is
+// waiting for.
+func (r *objectReader) Close() error {
+	r.stop()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.closed = true
+	r.closeBody()
+	return nil
 }
 
 // Stat describes the object at key with HeadObject.

@@ -78,7 +78,7 @@ func (r *run) execute(ctx context.Context) error {
 		return err
 	}
 	if r.store == nil {
-		if r.store, _, err = r.opts.Destination.Open(ctx, storage.Config{}); err != nil {
+		if r.store, _, err = r.opts.Destination.Open(ctx, storage.Config{Log: r.log}); err != nil {
 			return err
 		}
 	}

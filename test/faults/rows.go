@@ -75,9 +75,24 @@ var Rows = []Row{
 		Package:  Package, Test: "TestS3Bandwidth1MBps",
 	},
 	{
-		Fault:    "GetObject body cut after half the object during restore (the stored object is intact)",
-		Expected: "restore fails with exit 5 (StorageFailed: a retry can succeed, the backup is not corrupt); the target it created is dropped",
+		Fault:    "GetObject body cut after half the object during restore, once (the stored object is intact)",
+		Expected: "the download resumes where it stopped (ranged GET, If-Match on the ETag) and the restore completes with every row",
 		Package:  Package, Test: "TestRestoreGetObjectCut",
+	},
+	{
+		Fault:    "every GetObject of the object cut after 64 KiB during restore, the resumes too",
+		Expected: "exit 5 (StorageFailed: a retry can succeed, the backup is not corrupt) after 5 resumes in a row; the target it created is dropped",
+		Package:  Package, Test: "TestRestoreGetObjectCutEveryTime",
+	},
+	{
+		Fault:    "GetObject body stalls midway (headers and 2 MiB sent, then nothing; connection open)",
+		Expected: "after the request timeout without a byte the download resumes where it stopped and completes",
+		Package:  Module + "/backup-agent/storage", Test: "TestS3GetResumes/stalls_midway",
+	},
+	{
+		Fault:    "object replaced in the bucket between a cut and the resume",
+		Expected: "IntegrityFailed: the resume asks If-Match on the first answer's ETag, so two objects' bytes are never joined",
+		Package:  Module + "/backup-agent/storage", Test: "TestS3GetResumes/object_replaced_before_the_resume",
 	},
 	{
 		Fault:    "object truncated in the bucket (half its bytes), restored into a new database",
