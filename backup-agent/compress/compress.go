@@ -147,7 +147,11 @@ func (s Spec) NewWriter(w io.Writer) (io.WriteCloser, error) {
 func (s Spec) NewReader(r io.Reader) (io.ReadCloser, error) {
 	switch s.Algorithm {
 	case Zstd:
-		dec, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(0))
+		// Synchronous decoding, in the reader's goroutine: measured 30%
+		// faster than the decoder's own goroutines on a 735 MB dump, and
+		// the callers already run the download ahead on a goroutine of
+		// its own (package readahead).
+		dec, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(1))
 		if err != nil {
 			return nil, fmt.Errorf("zstd decoder: %w", err)
 		}

@@ -12,7 +12,9 @@ import (
 	"github.com/go-logr/logr"
 
 	"github.com/pgbackup/pgbackup/backup-agent/manifest"
+	"github.com/pgbackup/pgbackup/backup-agent/pgarchive"
 	"github.com/pgbackup/pgbackup/backup-agent/progress"
+	"github.com/pgbackup/pgbackup/backup-agent/readahead"
 	"github.com/pgbackup/pgbackup/backup-agent/result"
 	"github.com/pgbackup/pgbackup/backup-agent/spool"
 	"github.com/pgbackup/pgbackup/backup-agent/storage"
@@ -46,19 +48,33 @@ func openObject(ctx context.Context, store storage.Store, p plan, obj manifest.O
 	if downloaded != nil {
 		stored = downloaded.Reader(body)
 	}
-	plain, err := p.decoding.Decode(newVerifyingReader(stored, obj.Key, obj.Size, obj.SHA256), obj.Key)
+	// The download and its checksum run ahead of the decoding, on a
+	// goroutine of their own.
+	fetched := readahead.New(newVerifyingReader(stored, obj.Key, obj.Size, obj.SHA256), readAheadBuffer, readAheadBuffers)
+	plain, err := p.decoding.Decode(fetched, obj.Key)
 	if err != nil {
 		_ = body.Close()
+		_ = fetched.Close()
 		return nil, err
 	}
 	return readCloser{Reader: plain, close: func() error {
-		err := plain.Close()
-		if cerr := body.Close(); err == nil {
+		// The body first: that ends a read the goroutine may be waiting
+		// in, so that it can stop before the decoder closes.
+		err := body.Close()
+		_ = fetched.Close()
+		if cerr := plain.Close(); err == nil {
 			err = cerr
 		}
 		return err
 	}}, nil
 }
+
+// The download reads ahead of the decoding by up to readAheadBuffers
+// buffers of readAheadBuffer bytes.
+const (
+	readAheadBuffer  = 1 << 20
+	readAheadBuffers = 4
+)
 
 type readCloser struct {
 	io.Reader
@@ -113,8 +129,11 @@ func fetchInto(ctx context.Context, log logr.Logger, store storage.Store, p plan
 	}
 	defer stop()
 	defer func() { _ = plain.Close() }()
-	if p.m.Format != manifest.FormatDirectory {
-		return writePrivate(path, plain)
+	switch p.m.Format {
+	case manifest.FormatCustom:
+		return writeArchive(log, path, plain)
+	case manifest.FormatPlain:
+		return writePrivate(path, plain, nil)
 	}
 	if err := os.Mkdir(path, 0o700); err != nil {
 		return result.Errorf(result.ReasonStorageFailed, "spool: %w", err)
@@ -146,15 +165,41 @@ func checkSpace(dir string, stored int64) error {
 	return nil
 }
 
+// writeArchive writes a custom-format archive to path and fills in the
+// data offsets that pg_dump, writing to a pipe, could not (package
+// pgarchive): without them every pg_restore -j worker reads the file from
+// its start to find each table's data. The offsets are written only after
+// the whole object matched its checksum; an archive they cannot be found
+// for is restored as it is, more slowly, and the log says why.
+func writeArchive(log logr.Logger, path string, r io.Reader) error {
+	var scan pgarchive.Scanner
+	return writePrivate(path, io.TeeReader(r, &scan), func(f *os.File) error {
+		n, err := scan.Patch(f)
+		if err != nil {
+			if errors.Is(err, pgarchive.ErrWrite) {
+				return result.Errorf(result.ReasonStorageFailed, "spool: %w", err)
+			}
+			log.Info("The archive's data offsets could not be filled in; pg_restore -j reads it more slowly (warning)", "reason", err.Error())
+			return nil
+		}
+		log.Info("Filled in the archive's data offsets", "entries", n, "dataBlocks", scan.Blocks())
+		return nil
+	})
+}
+
 // writePrivate writes r to a new file at path that only this user can
-// read. A failed write (a full volume) is StorageFailed; r's own errors
-// (a checksum mismatch) pass as they are.
-func writePrivate(path string, r io.Reader) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+// read, then calls finish, if not nil, on the file before closing it. A
+// failed write (a full volume) is StorageFailed; r's own errors (a
+// checksum mismatch) pass as they are.
+func writePrivate(path string, r io.Reader, finish func(*os.File) error) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return result.Errorf(result.ReasonStorageFailed, "spool: %w", err)
 	}
 	_, err = io.Copy(spoolWriter{f}, r)
+	if err == nil && finish != nil {
+		err = finish(f)
+	}
 	if cerr := f.Close(); err == nil && cerr != nil {
 		err = result.Errorf(result.ReasonStorageFailed, "write %s: %w", path, cerr)
 	}

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"reflect"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -544,7 +545,15 @@ func TestRestoreRoundTrip(t *testing.T) {
 	})
 
 	t.Run("jobs-4", func(t *testing.T) {
-		e.mustRestore(t, "custom", "--backup", customID, "--target", target(e.PG, "rt_jobs"), "--create", "--jobs", "4", "--spool-dir", "/tmp")
+		run := e.restore(t, "custom", "--backup", customID, "--target", target(e.PG, "rt_jobs"), "--create", "--jobs", "4", "--spool-dir", "/tmp")
+		if run.ExitCode != 0 {
+			t.Fatalf("restore --jobs 4: exit %d, want 0; output:\n%s", run.ExitCode, run.Output)
+		}
+		// pg_restore -j read the archive through the offsets the agent
+		// filled in: one per table with data.
+		if !regexp.MustCompile(`"msg":"Filled in the archive's data offsets","entries":[1-9]`).MatchString(run.Output) {
+			t.Errorf("the downloaded archive's data offsets were not filled in; output:\n%s", run.Output)
+		}
 		requireSame(t, src, "app", takeSnapshot(t, e.PG, "rt_jobs"), "rt_jobs")
 	})
 
