@@ -15,7 +15,7 @@ import (
 // (-Fc -Z0) writes to a pipe, as the agent runs it; pgNN-file.dump the
 // same database dumped by the same pg_dump to a file, where pg_dump fills
 // in the offsets itself. testdata/README.md says how they were made.
-var archiveMajors = []int{15}
+var archiveMajors = []int{15, 17, 18}
 
 type pair struct {
 	major      int

@@ -484,9 +484,11 @@ func classicCommand(bucket string) string {
 
 // agentCommand is (c): the agent on the one database that (a) and (b)
 // dump too (by default it would also dump the empty "postgres" database),
-// storing under prefix, with its defaults or with --compression.
+// storing under prefix, with its defaults or with --compression. Like the
+// CronJob's agent, it has a spool directory (the PVC there), where upload
+// parts beyond its memory budget go.
 func agentCommand(bucket, prefix, compression string) []string {
-	argv := []string{"pgbackup", "backup", "--destination", "s3://" + bucket + "/" + prefix, "--databases", database}
+	argv := []string{"pgbackup", "backup", "--destination", "s3://" + bucket + "/" + prefix, "--databases", database, "--spool-dir", scratch}
 	if compression != "" {
 		argv = append(argv, "--compression", compression)
 	}
