@@ -131,6 +131,42 @@ func TestS3GetResumes(t *testing.T) {
 		t.Logf("error: %v", err)
 	})
 
+	// Close from another goroutine while a Read waits on a stalled body
+	// (a read-ahead goroutine whose consumer gave up): the Read ends at
+	// once with an error, Close returns, and nothing is resumed.
+	t.Run("closed while a read waits", func(t *testing.T) {
+		t.Parallel()
+		s, p, _ := proxiedStore(t, srv, storage.Config{RequestTimeout: time.Minute})
+		key := "b/db/closed.dump"
+		put(t, s, key, randomData(t, 8*mib))
+		p.StallBody(fixtures.S3OpGetObject, key, 1, mib)
+		r, err := s.Get(t.Context(), key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() {
+			_, err := io.Copy(io.Discard, r)
+			done <- err
+		}()
+		time.Sleep(500 * time.Millisecond) // the copy is waiting on the stalled body
+		closed := make(chan struct{})
+		go func() { _ = r.Close(); close(closed) }()
+		for _, ch := range []<-chan struct{}{closed, errDone(t, done)} {
+			select {
+			case <-ch:
+			case <-time.After(10 * time.Second):
+				t.Fatal("Close or the waiting Read did not return within 10 s of Close")
+			}
+		}
+		if n := p.Count(fixtures.S3OpGetObject); n != 1 {
+			t.Fatalf("%d GetObject requests, want 1: a closed download is never resumed", n)
+		}
+		if _, err := r.Read(make([]byte, 1)); err == nil {
+			t.Fatal("Read after Close succeeded")
+		}
+	})
+
 	// The caller's context ending is not a cut: no resume.
 	t.Run("cancelled", func(t *testing.T) {
 		t.Parallel()
@@ -150,4 +186,17 @@ func TestS3GetResumes(t *testing.T) {
 			t.Fatalf("read after cancel: %v with %d GetObject requests; want an error and no resume", err, p.Count(fixtures.S3OpGetObject))
 		}
 	})
+}
+
+// errDone closes the returned channel once done delivers, and checks that
+// it delivered an error.
+func errDone(t *testing.T, done <-chan error) <-chan struct{} {
+	ch := make(chan struct{})
+	go func() {
+		if err := <-done; err == nil {
+			t.Errorf("a download closed midway read to its end without an error")
+		}
+		close(ch)
+	}()
+	return ch
 }
