@@ -69,7 +69,7 @@ func TestBench(t *testing.T) {
 	fixtures.RequireImage(t, benchImage)
 
 	r := report{TargetMiB: cfg.sizeMiB, Runs: cfg.runs, Shape: cfg.shape.Name, RestoreJobs: cfg.restoreJobs,
-		Baseline: cfg.baseline, BaselinePath: cfg.baselinePath, Machine: machine(), LoadBefore: loadavg()}
+		Baseline: cfg.baseline, BaselinePath: cfg.baselinePath, Machine: machine(), Cores: runtime.NumCPU(), LoadBefore: loadavg()}
 	r.Commit, r.Describe = gitVersion()
 	nw := fixtures.NewNetwork(t)
 	pg := fixtures.StartPostgres(t, 17, fixtures.WithPostgresNetwork(nw, pgAlias))

@@ -211,6 +211,8 @@ func (v verdict) String() string {
 // report is what TestBench measured.
 type report struct {
 	Machine string
+	// Cores is how many CPUs the machine has, for the CPU bound of (c).
+	Cores int
 	// LoadBefore and LoadAfter are /proc/loadavg at the start and the end.
 	LoadBefore, LoadAfter string
 	// Commit and Describe name the benchmarked source tree (git rev-parse
@@ -441,10 +443,31 @@ func (r report) writeNotes(b *strings.Builder) {
 	m := median(r.Agent.Runs)
 	fmt.Fprintf(b, "(c) process tree incl. pg_dump: peak RSS %.1f MiB; agent+pg_dump CPU %.1f s = %.2f cores busy on average\n",
 		float64(peak(r.Agent.Runs, false))/mib, m.CPU().Seconds(), m.CPU().Seconds()/max(m.Wall.Seconds(), 1e-9))
+	if line := r.cpuBound(); line != "" {
+		b.WriteString(line + "\n")
+	}
 	if r.Profile != "" {
 		fmt.Fprintf(b, "profile:   (c) ran with PGBACKUP_CPU_PROFILE, its times include the profiler's; the last run's profile is %s (go tool pprof -top %[1]s)\n", r.Profile)
 	}
 	b.WriteString("\n")
+}
+
+// cpuBound says how fast (c) could possibly have been on this machine:
+// the CPU time its run needed (agent, pg_dump, the PostgreSQL and S3
+// servers) spread perfectly over every core. When that alone is above the
+// c/a target, no pipeline design meets the target here; only less CPU
+// per byte can. Empty without the figures.
+func (r report) cpuBound() string {
+	a, c := median(r.Floor.Runs), median(r.Agent.Runs)
+	if r.Cores <= 0 || a.Wall <= 0 || c.Wall <= 0 {
+		return ""
+	}
+	need := c.CPU() + c.ServerCPU + c.S3CPU
+	least := need.Seconds() / float64(r.Cores)
+	budget := maxAgentOverFloor * a.Wall.Seconds() * float64(r.Cores)
+	return fmt.Sprintf("(c) CPU bound: the run needed %.1f core-seconds (agent+pg_dump %.1f, PostgreSQL %.1f, S3 %.1f); on %d cores no run takes less than %.2f s = %.2f × floor. "+
+		"c/a ≤ %.2f allows %.1f core-seconds here",
+		need.Seconds(), c.CPU().Seconds(), c.ServerCPU.Seconds(), c.S3CPU.Seconds(), r.Cores, least, least/a.Wall.Seconds(), maxAgentOverFloor, budget)
 }
 
 func mibString(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/mib) }

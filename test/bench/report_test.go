@@ -450,3 +450,23 @@ func TestRecordRoundTrip(t *testing.T) {
 		t.Errorf("a baseline of another version: err = %v", err)
 	}
 }
+
+func TestCPUBound(t *testing.T) {
+	floor := contender{Runs: []measurement{{Wall: 10 * time.Second}}}
+	agent := contender{Runs: []measurement{{Wall: 14 * time.Second, User: 20 * time.Second, Sys: 2 * time.Second,
+		ServerCPU: 4 * time.Second, S3CPU: 2 * time.Second}}}
+	r := report{Cores: 2, Floor: floor, Agent: agent}
+	// 28 core-seconds on 2 cores: at least 14 s, 1.40 × the floor's 10 s;
+	// c/a ≤ 1.15 would allow 23 core-seconds.
+	want := "(c) CPU bound: the run needed 28.0 core-seconds (agent+pg_dump 22.0, PostgreSQL 4.0, S3 2.0); on 2 cores no run takes less than 14.00 s = 1.40 × floor. c/a ≤ 1.15 allows 23.0 core-seconds here"
+	if got := r.cpuBound(); got != want {
+		t.Errorf("cpuBound:\n got %s\nwant %s", got, want)
+	}
+	var out strings.Builder
+	if err := r.write(&out); err != nil || !strings.Contains(out.String(), want) {
+		t.Errorf("the report lacks the CPU bound (%v):\n%s", err, out.String())
+	}
+	if got := (report{Floor: floor, Agent: agent}).cpuBound(); got != "" {
+		t.Errorf("without the number of cores: %q, want nothing", got)
+	}
+}
