@@ -20,6 +20,7 @@ import (
 	"github.com/pgbackup/pgbackup/backup-agent/pgclient"
 	"github.com/pgbackup/pgbackup/backup-agent/pgdump"
 	"github.com/pgbackup/pgbackup/backup-agent/progress"
+	"github.com/pgbackup/pgbackup/backup-agent/readahead"
 	"github.com/pgbackup/pgbackup/backup-agent/result"
 	"github.com/pgbackup/pgbackup/backup-agent/rowcount"
 	"github.com/pgbackup/pgbackup/backup-agent/spool"
@@ -180,9 +181,18 @@ func (r *run) dumpDirectory(ctx context.Context, log logr.Logger, pgDump, key st
 // only after the program exited 0 and the checked reader only for output
 // of the expected shape; otherwise the upload is aborted.
 func (r *run) storeStream(ctx context.Context, log logr.Logger, key string, stream io.ReadCloser, shape Shape, counter rowcount.Counter, expected int64) (manifest.Object, error) {
-	defer func() { _ = stream.Close() }()
+	// pg_dump's output is read ahead on a goroutine of its own, so that
+	// pg_dump, and the server backend behind it, go on while the encoder
+	// is busy: that backend is the one part of a dump that cannot use a
+	// second core, so every pause of it lengthens the backup. The stream
+	// closes first, which ends a read the goroutine may be waiting in.
+	ahead := readahead.New(stream, dumpReadAhead, dumpReadAheadBuffers)
+	defer func() {
+		_ = stream.Close()
+		_ = ahead.Close()
+	}()
 	var dumped, stored progress.Counter
-	src := dumped.Reader(stream)
+	src := dumped.Reader(ahead)
 	if counter != nil {
 		src = io.TeeReader(src, counter)
 	}
@@ -233,6 +243,15 @@ func (r *run) storeStream(ctx context.Context, log logr.Logger, key string, stre
 	}
 	return out, nil
 }
+
+// pg_dump's output is read ahead of the encoder by up to
+// dumpReadAheadBuffers buffers of dumpReadAhead bytes (dumpReadAheadMemory
+// in all, part of the pipeline's memory budget).
+const (
+	dumpReadAhead        = 1 << 20
+	dumpReadAheadBuffers = 4
+	dumpReadAheadMemory  = dumpReadAhead * dumpReadAheadBuffers
+)
 
 // recordCounts puts the counter's row counts into the manifest entry, or
 // the reason they are missing (and a warning: verification of this backup

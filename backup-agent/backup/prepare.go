@@ -54,7 +54,7 @@ func (r *run) openStore(ctx context.Context) (storage.Store, error) {
 	// parts that do not fit go to the spool directory.
 	s, _, err := r.opts.Destination.Open(ctx, storage.Config{
 		Concurrency: r.opts.UploadConcurrency,
-		PartMemory:  storage.PartMemoryFor(r.set.encoding.Memory()),
+		PartMemory:  storage.PartMemoryFor(r.set.encoding.Memory() + dumpReadAheadMemory),
 		SpoolDir:    r.opts.SpoolDir,
 		Log:         r.log,
 	})

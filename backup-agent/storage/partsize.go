@@ -62,12 +62,14 @@ func memoryParts(budget, size int64) int64 {
 func spoolFileLimit(concurrency int) int { return max(concurrency, 1) + 1 }
 
 // PipelineMemory is the memory budget of a backup's data path: the part
-// buffers of its uploads and the encoder that feeds them. zstd at levels
-// 1-9 and gzip (5-10 MiB) leave DefaultPartMemory to the parts.
+// buffers of its uploads and what feeds them (the encoder, and the 4 MiB
+// pg_dump's output is read ahead into). zstd at levels 1-9 and gzip (5-10
+// MiB) leave 28 MiB and more to the parts, three parts of the default size.
 const PipelineMemory int64 = 42 << 20
 
 // PartMemoryFor is the Config.PartMemory that keeps the part buffers and
-// an encoder holding encoder bytes (codec.Encoding.Memory) within
+// the stages feeding them, holding encoder bytes (codec.Encoding.Memory
+// and the read-ahead), within
 // PipelineMemory, and at most DefaultPartMemory. An encoder that takes
 // most of it (zstd at levels 10 and above holds 38 MiB) leaves too little
 // for parts in memory, and they are spooled.
