@@ -13,6 +13,7 @@ import (
 	"github.com/pgbackup/pgbackup/backup-agent/compress"
 	"github.com/pgbackup/pgbackup/backup-agent/crypt"
 	"github.com/pgbackup/pgbackup/backup-agent/manifest"
+	"github.com/pgbackup/pgbackup/backup-agent/notify"
 	"github.com/pgbackup/pgbackup/backup-agent/result"
 	"github.com/pgbackup/pgbackup/backup-agent/retention"
 	"github.com/pgbackup/pgbackup/backup-agent/storage"
@@ -61,6 +62,15 @@ type Options struct {
 	// holding ACCESS EXCLUSIVE blocks it) before the run fails (exit 4).
 	// 0 waits forever.
 	LockWaitTimeout time.Duration
+	// NotifyURL is a webhook that receives the run's result as JSON
+	// (package notify) for the NotifyEvents outcomes; HeartbeatURL is
+	// pinged after every success. Both usually carry a token and come from
+	// a Secret, as PGBACKUP_NOTIFY_URL and PGBACKUP_HEARTBEAT_URL.
+	NotifyURL, HeartbeatURL string
+	NotifyEvents            []string
+	// NotifySource names what ran in the webhook's payload (the controller
+	// sets the PostgresBackup's namespace/name).
+	NotifySource string
 }
 
 // DefaultLockWaitTimeout bounds pg_dump's wait for table locks: long
@@ -110,6 +120,15 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.AgeRecipientsFile, "age-recipients-file", o.AgeRecipientsFile, "encrypt for the age public keys in this file, one per line")
 	fs.DurationVar(&o.LockWaitTimeout, "lock-wait-timeout", o.LockWaitTimeout, "pg_dump --lock-wait-timeout: fail (exit 4) when a table's lock is not granted within this (a session holding ACCESS EXCLUSIVE); 0 waits forever")
 	o.Retention.AddFlags(fs)
+	fs.StringVar(&o.NotifyURL, "notify-url", o.NotifyURL, "webhook that receives the result as JSON (POST) when the run ends as --notify-events says; it holds a token, so pass it as PGBACKUP_NOTIFY_URL")
+	fs.StringSliceVar(&o.NotifyEvents, "notify-events", o.NotifyEvents, "the outcomes --notify-url is told about: failed, succeeded (default: failed)")
+	fs.StringVar(&o.HeartbeatURL, "heartbeat-url", o.HeartbeatURL, "URL pinged (GET) after every successful run, for a heartbeat service that alerts when pings stop; pass it as PGBACKUP_HEARTBEAT_URL")
+	fs.StringVar(&o.NotifySource, "notify-source", o.NotifySource, "what the webhook's payload says ran (the controller sets NAMESPACE/NAME)")
+}
+
+// notifyConfig is where the run's outcome is reported.
+func (o *Options) notifyConfig() notify.Config {
+	return notify.Config{WebhookURL: o.NotifyURL, Events: notify.ParseEvents(o.NotifyEvents), HeartbeatURL: o.HeartbeatURL, Source: o.NotifySource}
 }
 
 // settings are validated, parsed options.
@@ -178,6 +197,9 @@ func (o *Options) validate() (settings, error) {
 		errs = append(errs, err)
 	}
 	if err := o.Retention.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := o.notifyConfig().Validate(); err != nil {
 		errs = append(errs, err)
 	}
 	for _, db := range o.Databases {

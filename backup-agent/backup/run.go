@@ -8,6 +8,7 @@ import (
 	"github.com/go-logr/logr"
 
 	"github.com/pgbackup/pgbackup/backup-agent/manifest"
+	"github.com/pgbackup/pgbackup/backup-agent/notify"
 	"github.com/pgbackup/pgbackup/backup-agent/pgclient"
 	"github.com/pgbackup/pgbackup/backup-agent/result"
 	"github.com/pgbackup/pgbackup/backup-agent/storage"
@@ -57,10 +58,15 @@ func Run(ctx context.Context, log logr.Logger, opts Options, deps Deps) (result.
 			err = result.Errorf(result.ReasonInterrupted, "interrupted: %w", err)
 		}
 		res.Fail(err)
-		return res, err
+	} else {
+		res.Result = result.Succeeded
 	}
-	res.Result = result.Succeeded
-	return res, nil
+	// The outcome is final: tell the webhook and the heartbeat. What
+	// cannot be delivered is a warning, never a different outcome.
+	if n := opts.notifyConfig(); n.Enabled() && n.Validate() == nil {
+		res.Warnings = append(res.Warnings, notify.Send(ctx, log, n, opts.Destination.URL, res)...)
+	}
+	return res, err
 }
 
 // run is one backup. Its phases are prepare (settings, tools, store,

@@ -97,7 +97,10 @@ func (s *Stream) Read(p []byte) (int, error) {
 // Close stops the program if it is still running and reaps it. It returns
 // the program's failure, if any.
 func (s *Stream) Close() error {
-	if s.cmd.ProcessState == nil && s.cmd.Process != nil {
+	// Close may run while a Read on another goroutine is inside wait, so
+	// it reads nothing wait writes: signalling a process that has already
+	// been waited for is a harmless os.ErrProcessDone.
+	if s.cmd.Process != nil {
 		_ = s.cmd.Process.Signal(syscall.SIGTERM)
 	}
 	return s.wait()
