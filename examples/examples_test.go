@@ -107,6 +107,15 @@ func TestPostgresBackupExample(t *testing.T) {
 			t.Errorf("credentialsSecretRef %s: no key %s in the example", creds.Name, key)
 		}
 	}
+	n := pb.Spec.Notify
+	if n == nil || n.Webhook == nil || n.HeartbeatSecretRef == nil {
+		t.Fatal("the example shows no webhook and heartbeat (spec.notify)")
+	}
+	for what, ref := range map[string]v1alpha1.SecretKeyRef{"notify.webhook.urlSecretRef": n.Webhook.URLSecretRef, "notify.heartbeatSecretRef": *n.HeartbeatSecretRef} {
+		if _, ok := secrets[ref.Name].StringData[ref.Key]; !ok {
+			t.Errorf("%s %s/%s: no such Secret key in the example", what, ref.Name, ref.Key)
+		}
+	}
 
 	createOnAPIServer(t, objs)
 }

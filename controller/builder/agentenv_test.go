@@ -36,7 +36,19 @@ func everything() *v1alpha1.PostgresBackup {
 		KeepLast: ptr.To[int32](7), KeepDaily: ptr.To[int32](6), KeepWeekly: ptr.To[int32](5),
 		KeepMonthly: ptr.To[int32](4), MaxAge: &metav1.Duration{Duration: 720 * time.Hour},
 	}
+	s.Notify = &v1alpha1.NotifySpec{
+		Webhook: &v1alpha1.WebhookSpec{URLSecretRef: v1alpha1.SecretKeyRef{Name: "hooks", Key: "slack"},
+			Events: []v1alpha1.NotifyEvent{v1alpha1.NotifyFailed, v1alpha1.NotifySucceeded}},
+		HeartbeatSecretRef: &v1alpha1.SecretKeyRef{Name: "hooks", Key: "healthchecks"},
+	}
 	return pb
+}
+
+// secretFlags are the agent's flags whose values are secrets: the builder
+// writes them as secretKeyRefs, never as values.
+var secretFlags = map[string]v1alpha1.SecretKeyRef{
+	"PGBACKUP_NOTIFY_URL":    {Name: "hooks", Key: "slack"},
+	"PGBACKUP_HEARTBEAT_URL": {Name: "hooks", Key: "healthchecks"},
 }
 
 // TestAgentEnvMatchesAgentFlags renders the agent's pod and parses every
@@ -68,8 +80,16 @@ func TestAgentEnvMatchesAgentFlags(t *testing.T) {
 			t.Errorf("the builder writes %s, but `pgbackup backup` has no such flag (its variables: %s)", e.Name, known(flags))
 			continue
 		}
+		if ref, secret := secretFlags[e.Name]; secret {
+			if e.Value != "" || e.ValueFrom == nil || e.ValueFrom.SecretKeyRef == nil ||
+				e.ValueFrom.SecretKeyRef.Name != ref.Name || e.ValueFrom.SecretKeyRef.Key != ref.Key {
+				t.Errorf("%s is %+v, want a secretKeyRef to %s/%s", e.Name, e, ref.Name, ref.Key)
+			}
+			t.Setenv(e.Name, "https://hooks.example.com/"+ref.Key) // what the kubelet would resolve
+			continue
+		}
 		if e.ValueFrom != nil {
-			t.Errorf("%s comes from %+v: agent flags are plain values", e.Name, e.ValueFrom)
+			t.Errorf("%s comes from %+v: agent flags other than secrets are plain values", e.Name, e.ValueFrom)
 			continue
 		}
 		t.Setenv(e.Name, e.Value)
@@ -98,6 +118,10 @@ func TestAgentEnvMatchesAgentFlags(t *testing.T) {
 		{"PGBACKUP_S3_PATH_STYLE", ptr.Deref(opts.Destination.PathStyle, false)},
 		{"PGBACKUP_LOCK_WAIT_TIMEOUT", opts.LockWaitTimeout == 90*time.Second},
 		{"PGBACKUP_S3_REQUEST_TIMEOUT", opts.Destination.RequestTimeout == 45*time.Second},
+		{"PGBACKUP_NOTIFY_URL", opts.NotifyURL == "https://hooks.example.com/slack"},
+		{"PGBACKUP_NOTIFY_EVENTS", strings.Join(opts.NotifyEvents, ",") == "failed,succeeded"},
+		{"PGBACKUP_HEARTBEAT_URL", opts.HeartbeatURL == "https://hooks.example.com/healthchecks"},
+		{"PGBACKUP_NOTIFY_SOURCE", opts.NotifySource == "db/orders"},
 	}
 	for _, c := range checks {
 		if !c.ok {

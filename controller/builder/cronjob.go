@@ -337,8 +337,32 @@ func agentEnv(pb *v1alpha1.PostgresBackup) []corev1.EnvVar {
 	if ref := pg.PasswordSecretRef; ref != nil {
 		env = append(env, secretEnv("PGPASSWORD", ref.Name, ref.Key, false))
 	}
-
+	env = append(env, notifyEnv(pb)...)
 	return append(env, storageEnv(pb)...)
+}
+
+// notifyEnv is where the agent reports the run's end: the URLs as
+// secretKeyRefs, the events, and the resource's name for the payload.
+func notifyEnv(pb *v1alpha1.PostgresBackup) []corev1.EnvVar {
+	n := pb.Spec.Notify
+	if n == nil {
+		return nil
+	}
+	env := []corev1.EnvVar{{Name: "PGBACKUP_NOTIFY_SOURCE", Value: pb.Namespace + "/" + pb.Name}}
+	if w := n.Webhook; w != nil {
+		env = append(env, secretEnv("PGBACKUP_NOTIFY_URL", w.URLSecretRef.Name, w.URLSecretRef.Key, false))
+		if len(w.Events) > 0 {
+			events := make([]string, len(w.Events))
+			for i, e := range w.Events {
+				events[i] = string(e)
+			}
+			env = append(env, corev1.EnvVar{Name: "PGBACKUP_NOTIFY_EVENTS", Value: strings.Join(events, ",")})
+		}
+	}
+	if ref := n.HeartbeatSecretRef; ref != nil {
+		env = append(env, secretEnv("PGBACKUP_HEARTBEAT_URL", ref.Name, ref.Key, false))
+	}
+	return env
 }
 
 // storageEnv is how every agent subcommand reaches the bucket, besides

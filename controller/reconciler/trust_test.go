@@ -558,3 +558,46 @@ func TestTimeoutsValidated(t *testing.T) {
 	pb.Spec.RunningTooLongSeconds = nil
 	create(t, pb) // lockWaitTimeout 0s: wait until the deadline
 }
+
+// spec.notify is validated by the API server, and its URLs reach the
+// backup pod as secretKeyRefs only: the controller reads no Secret.
+func TestNotifyValidatedAndReferenced(t *testing.T) {
+	ns := newNamespace(t)
+	pb := newBackup(ns, "empty-notify")
+	pb.Spec.Notify = &v1alpha1.NotifySpec{}
+	if err := k8s.Create(context.Background(), pb); !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), "notify needs a webhook or a heartbeatSecretRef") {
+		t.Errorf("empty notify: %v", err)
+	}
+	pb = newBackup(ns, "stale-event")
+	pb.Spec.Notify = &v1alpha1.NotifySpec{Webhook: &v1alpha1.WebhookSpec{
+		URLSecretRef: v1alpha1.SecretKeyRef{Name: "hooks", Key: "url"}, Events: []v1alpha1.NotifyEvent{"stale"}}}
+	if err := k8s.Create(context.Background(), pb); !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), "Unsupported value") {
+		t.Errorf("event stale: %v", err)
+	}
+
+	pb = newBackup(ns, "orders")
+	pb.Spec.Notify = &v1alpha1.NotifySpec{
+		Webhook: &v1alpha1.WebhookSpec{URLSecretRef: v1alpha1.SecretKeyRef{Name: "hooks", Key: "url"},
+			Events: []v1alpha1.NotifyEvent{v1alpha1.NotifyFailed, v1alpha1.NotifySucceeded}},
+		HeartbeatSecretRef: &v1alpha1.SecretKeyRef{Name: "hooks", Key: "ping"},
+	}
+	create(t, pb) // the Secret "hooks" does not exist: the controller never looks
+	var cj *batchv1.CronJob
+	eventually(t, "CronJob created", func() (err error) {
+		cj, err = getCronJob(ns, "orders")
+		return err
+	})
+	env := map[string]corev1.EnvVar{}
+	for _, e := range cj.Spec.JobTemplate.Spec.Template.Spec.Containers[0].Env {
+		env[e.Name] = e
+	}
+	for name, key := range map[string]string{"PGBACKUP_NOTIFY_URL": "url", "PGBACKUP_HEARTBEAT_URL": "ping"} {
+		e := env[name]
+		if e.Value != "" || e.ValueFrom == nil || e.ValueFrom.SecretKeyRef == nil || e.ValueFrom.SecretKeyRef.Name != "hooks" || e.ValueFrom.SecretKeyRef.Key != key {
+			t.Errorf("%s = %+v, want a secretKeyRef to hooks/%s", name, e, key)
+		}
+	}
+	if env["PGBACKUP_NOTIFY_EVENTS"].Value != "failed,succeeded" || env["PGBACKUP_NOTIFY_SOURCE"].Value != ns+"/orders" {
+		t.Errorf("events %+v, source %+v", env["PGBACKUP_NOTIFY_EVENTS"], env["PGBACKUP_NOTIFY_SOURCE"])
+	}
+}

@@ -159,7 +159,59 @@ type PostgresBackupSpec struct {
 	// when unset.
 	// +optional
 	Verify *VerifySpec `json:"verify,omitempty"`
+
+	// notify tells the outside world how each backup run ended: a webhook
+	// receives the run's result as JSON, and a heartbeat URL is pinged
+	// after every success. The agent sends both; a notification that
+	// fails is a warning in the run's result, never a failed backup. The
+	// URLs come from Secrets, which the controller never reads.
+	// +optional
+	Notify *NotifySpec `json:"notify,omitempty"`
 }
+
+// NotifySpec configures the notifications of backup runs.
+// +kubebuilder:validation:XValidation:rule="has(self.webhook) || has(self.heartbeatSecretRef)",message="notify needs a webhook or a heartbeatSecretRef"
+type NotifySpec struct {
+	// webhook receives a POST with the run's result as JSON
+	// ({"event", "source", "destination", "result"}) when a run ends as
+	// its events say.
+	// +optional
+	Webhook *WebhookSpec `json:"webhook,omitempty"`
+
+	// heartbeatSecretRef is the Secret key holding a URL the agent pings
+	// (GET) after every successful run, for a heartbeat service
+	// (healthchecks.io, Cronitor, Uptime Kuma push) that raises the alarm
+	// when the pings stop: backups failing, and also no run starting at
+	// all. It reaches the agent as PGBACKUP_HEARTBEAT_URL.
+	// +optional
+	HeartbeatSecretRef *SecretKeyRef `json:"heartbeatSecretRef,omitempty"`
+}
+
+// WebhookSpec is where the results of backup runs are POSTed.
+type WebhookSpec struct {
+	// urlSecretRef is the Secret key holding the webhook's URL (it usually
+	// carries a token). It reaches the agent as PGBACKUP_NOTIFY_URL.
+	// +required
+	URLSecretRef SecretKeyRef `json:"urlSecretRef"`
+
+	// events are the outcomes the webhook is told about; [failed] when
+	// empty. A backup that becomes stale is told by the heartbeat's
+	// silence and the BackupStale condition and alert.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=2
+	Events []NotifyEvent `json:"events,omitempty"`
+}
+
+// NotifyEvent is a backup run's outcome.
+// +kubebuilder:validation:Enum=failed;succeeded
+type NotifyEvent string
+
+// The outcomes a webhook can be told about.
+const (
+	NotifyFailed    NotifyEvent = "failed"
+	NotifySucceeded NotifyEvent = "succeeded"
+)
 
 // VerifySpec configures scheduled restore verification.
 // +kubebuilder:validation:XValidation:rule="!has(self.storage) || !has(self.storage.storageClassName) || has(self.storage.size)",message="verify.storage.storageClassName needs verify.storage.size"
