@@ -86,6 +86,9 @@ type Config struct {
 	// Log receives the store's warnings, such as a cut download it resumes;
 	// the zero Logger discards them.
 	Log logr.Logger
+	// Objects are the server-side encryption and storage class asked for
+	// every object the store writes.
+	Objects ObjectSettings
 }
 
 func (c Config) validate() error {
@@ -103,6 +106,9 @@ func (c Config) validate() error {
 	}
 	if c.RequestTimeout < 0 {
 		return result.Errorf(result.ReasonConfigInvalid, "s3 request timeout %s is negative", c.RequestTimeout)
+	}
+	if err := c.Objects.Validate(); err != nil {
+		return err
 	}
 	if c.Endpoint != "" {
 		u, err := url.Parse(c.Endpoint)

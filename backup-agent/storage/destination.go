@@ -21,6 +21,9 @@ type Destination struct {
 	// RequestTimeout is how long one S3 request waits for its answer
 	// (each try; the SDK tries 5 times); DefaultRequestTimeout when zero.
 	RequestTimeout time.Duration
+	// Objects are the server-side encryption and storage class of what
+	// the command writes.
+	Objects ObjectSettings
 }
 
 // AddFlags registers --destination (described by help) and --s3-path-style.
@@ -30,12 +33,18 @@ func (d *Destination) AddFlags(fs *pflag.FlagSet, help string) {
 	f.NoOptDefVal = "true"
 	fs.DurationVar(&d.RequestTimeout, "s3-request-timeout", DefaultRequestTimeout,
 		"how long one S3 request waits for its answer before it is retried (5 tries); an endpoint that accepts connections but never answers fails the run after about 5 times this")
+	fs.StringVar(&d.Objects.SSE, "s3-sse", d.Objects.SSE, "server-side encryption of every object written: AES256 (keys managed by S3) or aws:kms (default: the bucket's)")
+	fs.StringVar(&d.Objects.KMSKeyID, "s3-sse-kms-key-id", d.Objects.KMSKeyID, "KMS key id, alias or ARN for --s3-sse aws:kms (default: the account's key for S3)")
+	fs.StringVar(&d.Objects.StorageClass, "s3-storage-class", d.Objects.StorageClass, "storage class of every object written, such as STANDARD_IA or GLACIER_IR (default: the bucket's; GLACIER and DEEP_ARCHIVE are refused: backups must be readable at once)")
 }
 
 // Parse checks the URL and splits it; errors are ConfigInvalid.
 func (d Destination) Parse() (bucket, prefix string, err error) {
 	if d.URL == "" {
 		return "", "", result.Errorf(result.ReasonConfigInvalid, "--destination is required (s3://BUCKET/PREFIX)")
+	}
+	if err := d.Objects.Validate(); err != nil {
+		return "", "", err
 	}
 	return ParseDestination(d.URL)
 }
@@ -47,7 +56,7 @@ func (d Destination) Open(ctx context.Context, cfg Config) (*S3Store, string, er
 	if err != nil {
 		return nil, "", err
 	}
-	cfg.Bucket, cfg.PathStyle = bucket, d.PathStyle
+	cfg.Bucket, cfg.PathStyle, cfg.Objects = bucket, d.PathStyle, d.Objects
 	if cfg.RequestTimeout == 0 {
 		cfg.RequestTimeout = d.RequestTimeout
 	}

@@ -84,6 +84,8 @@ type S3Store struct {
 	// (1000 on S3). Tests lower it to exercise pagination cheaply.
 	maxKeys int32
 	log     logr.Logger
+	// objects are the settings of every object the store writes.
+	objects ObjectSettings
 }
 
 var _ Store = (*S3Store)(nil)
@@ -147,7 +149,7 @@ func NewFromAWSConfig(awsCfg aws.Config, cfg Config) (*S3Store, error) {
 	}
 
 	s := &S3Store{bucket: cfg.Bucket, partSize: cfg.partSize(), concurrency: cfg.concurrency(), requestTimeout: cfg.requestTimeout(),
-		parts: newMemPool(cfg.partMemory()), spoolDir: cfg.SpoolDir, log: cfg.Log}
+		parts: newMemPool(cfg.partMemory()), spoolDir: cfg.SpoolDir, log: cfg.Log, objects: cfg.Objects}
 	s.client = s3.NewFromConfig(awsCfg, func(o *s3.Options) {
 		// o.BaseEndpoint already holds an endpoint from the environment or
 		// the shared config, if any.
@@ -246,6 +248,7 @@ func (s *S3Store) PutIfAbsent(ctx context.Context, key string, body []byte, cont
 	if contentType != "" {
 		in.ContentType = &contentType
 	}
+	s.objects.put(in)
 	if _, err := s.client.PutObject(ctx, in); err != nil {
 		if isCode(err, "PreconditionFailed") || isStatus(err, http.StatusPreconditionFailed) {
 			return fmt.Errorf("put s3://%s/%s: %w", s.bucket, key, ErrExists)
@@ -672,14 +675,16 @@ func (u *s3Upload) put(ctx context.Context, body partBody) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	out, err := u.s.client.PutObject(ctx, &s3.PutObjectInput{
+	in := &s3.PutObjectInput{
 		Bucket:        &u.s.bucket,
 		Key:           &u.key,
 		Body:          body.Reader(),
 		ContentLength: aws.Int64(body.Size()),
 		ContentType:   &u.contentType,
 		ContentMD5:    aws.String(sum),
-	})
+	}
+	u.s.objects.put(in)
+	out, err := u.s.client.PutObject(ctx, in)
 	if err != nil {
 		return "", u.s.classify(opPut, u.key, err)
 	}
@@ -687,11 +692,13 @@ func (u *s3Upload) put(ctx context.Context, body partBody) (string, error) {
 }
 
 func (u *s3Upload) create(ctx context.Context) error {
-	out, err := u.s.client.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{
+	in := &s3.CreateMultipartUploadInput{
 		Bucket:      &u.s.bucket,
 		Key:         &u.key,
 		ContentType: &u.contentType,
-	})
+	}
+	u.s.objects.create(in)
+	out, err := u.s.client.CreateMultipartUpload(ctx, in)
 	if err != nil {
 		return u.s.classify(opCreate, u.key, err)
 	}

@@ -392,6 +392,9 @@ func storageEnv(pb *v1alpha1.PostgresBackup) []corev1.EnvVar {
 	if s3.ForcePathStyle != nil {
 		add("PGBACKUP_S3_PATH_STYLE", strconv.FormatBool(*s3.ForcePathStyle))
 	}
+	add("PGBACKUP_S3_SSE", string(s3.SSE))
+	add("PGBACKUP_S3_SSE_KMS_KEY_ID", s3.KMSKeyID)
+	add("PGBACKUP_S3_STORAGE_CLASS", s3.StorageClass)
 	return env
 }
 

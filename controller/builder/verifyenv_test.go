@@ -38,6 +38,7 @@ func TestVerifyEnvMatchesAgentFlags(t *testing.T) {
 	s3 := &pb.Spec.Destination.S3
 	s3.ForcePathStyle = ptr.To(true)
 	s3.RequestTimeout = &metav1.Duration{Duration: 45 * time.Second}
+	s3.SSE, s3.KMSKeyID, s3.StorageClass = v1alpha1.SSEKMS, "alias/backups", "GLACIER_IR"
 	pb.Spec.Encryption = &v1alpha1.EncryptionSpec{AgeRecipients: []string{"age1a"}}
 	pb.Spec.Verify.AgeIdentitySecretRef = &v1alpha1.SecretKeyRef{Name: "age", Key: "identity"}
 	pb.Spec.Verify.Checks = []v1alpha1.VerifyCheck{{Name: "c", Database: "app", SQL: "SELECT true"}}
@@ -75,6 +76,10 @@ func TestVerifyEnvMatchesAgentFlags(t *testing.T) {
 		{"PGBACKUP_TERMINATION_LOG", opts.TerminationLog == TerminationLog},
 		{"PGBACKUP_S3_PATH_STYLE", ptr.Deref(opts.Destination.PathStyle, false)},
 		{"PGBACKUP_S3_REQUEST_TIMEOUT", opts.Destination.RequestTimeout == 45*time.Second},
+		// verification.json is written with the backup's bucket settings.
+		{"PGBACKUP_S3_SSE", opts.Destination.Objects.SSE == "aws:kms"},
+		{"PGBACKUP_S3_SSE_KMS_KEY_ID", opts.Destination.Objects.KMSKeyID == "alias/backups"},
+		{"PGBACKUP_S3_STORAGE_CLASS", opts.Destination.Objects.StorageClass == "GLACIER_IR"},
 	}
 	for _, c := range checks {
 		if !c.ok {

@@ -601,3 +601,30 @@ func TestNotifyValidatedAndReferenced(t *testing.T) {
 		t.Errorf("events %+v, source %+v", env["PGBACKUP_NOTIFY_EVENTS"], env["PGBACKUP_NOTIFY_SOURCE"])
 	}
 }
+
+// destination.s3's encryption and storage class are validated by the API
+// server: a KMS key without aws:kms, a class that cannot be read at once,
+// an unknown mode.
+func TestS3ObjectSettingsValidated(t *testing.T) {
+	ns := newNamespace(t)
+	for _, tt := range []struct {
+		name    string
+		edit    func(*v1alpha1.S3Destination)
+		wantErr string
+	}{
+		{"kms-without-sse", func(s *v1alpha1.S3Destination) { s.KMSKeyID = "alias/backups" }, "kmsKeyId needs sse aws:kms"},
+		{"kms-with-aes", func(s *v1alpha1.S3Destination) { s.SSE, s.KMSKeyID = v1alpha1.SSES3, "alias/backups" }, "kmsKeyId needs sse aws:kms"},
+		{"glacier", func(s *v1alpha1.S3Destination) { s.StorageClass = "GLACIER" }, "cannot be read without a restore request"},
+		{"lower-case-class", func(s *v1alpha1.S3Destination) { s.StorageClass = "standard" }, "storageClass"},
+		{"unknown-sse", func(s *v1alpha1.S3Destination) { s.SSE = "aws:kms:dsse" }, "Unsupported value"},
+	} {
+		pb := newBackup(ns, tt.name)
+		tt.edit(&pb.Spec.Destination.S3)
+		if err := k8s.Create(context.Background(), pb); !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), tt.wantErr) {
+			t.Errorf("%s: %v, want Invalid with %q", tt.name, err, tt.wantErr)
+		}
+	}
+	pb := newBackup(ns, "kms")
+	pb.Spec.Destination.S3.SSE, pb.Spec.Destination.S3.KMSKeyID, pb.Spec.Destination.S3.StorageClass = v1alpha1.SSEKMS, "alias/backups", "GLACIER_IR"
+	create(t, pb)
+}

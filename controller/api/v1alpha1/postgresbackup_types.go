@@ -408,6 +408,7 @@ type DestinationSpec struct {
 }
 
 // S3Destination is a bucket and prefix of an S3-compatible store.
+// +kubebuilder:validation:XValidation:rule="!has(self.kmsKeyId) || (has(self.sse) && self.sse == 'aws:kms')",message="kmsKeyId needs sse aws:kms"
 type S3Destination struct {
 	// bucket is the bucket's name.
 	// +required
@@ -449,7 +450,45 @@ type S3Destination struct {
 	// +optional
 	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('0s')",message="requestTimeout must not be negative"
 	RequestTimeout *metav1.Duration `json:"requestTimeout,omitempty"`
+
+	// sse asks the server to encrypt every object the backup and verify
+	// pods write (data, claims, manifests, verification records): AES256
+	// (keys managed by S3) or aws:kms. The bucket's default encryption
+	// when unset. Under aws:kms, S3's ETags are not MD5s, so an upload
+	// whose completion answer was lost cannot be matched to its object
+	// and the run fails safe (StorageFailed) instead of guessing.
+	// +optional
+	SSE SSEMode `json:"sse,omitempty"`
+
+	// kmsKeyId is the KMS key (id, alias or ARN) for sse aws:kms; the
+	// account's default key for S3 when unset. The pods' credentials need
+	// kms:GenerateDataKey and kms:Decrypt on it.
+	// +optional
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=2048
+	KMSKeyID string `json:"kmsKeyId,omitempty"`
+
+	// storageClass of every object written (STANDARD_IA,
+	// INTELLIGENT_TIERING, GLACIER_IR, or a class of an S3-compatible
+	// store); the bucket's default (STANDARD on AWS) when unset. GLACIER
+	// and DEEP_ARCHIVE are refused: every run reads manifests, and every
+	// restore reads data, at once.
+	// +optional
+	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:Pattern=`^[A-Z][A-Z0-9_]*$`
+	// +kubebuilder:validation:XValidation:rule="self != 'GLACIER' && self != 'DEEP_ARCHIVE'",message="storageClass GLACIER and DEEP_ARCHIVE cannot be read without a restore request; use GLACIER_IR"
+	StorageClass string `json:"storageClass,omitempty"`
 }
+
+// SSEMode is a server-side encryption mode of S3.
+// +kubebuilder:validation:Enum=AES256;aws:kms
+type SSEMode string
+
+// The server-side encryption modes.
+const (
+	SSES3  SSEMode = "AES256"
+	SSEKMS SSEMode = "aws:kms"
+)
 
 // EncryptionSpec configures client-side encryption.
 type EncryptionSpec struct {
