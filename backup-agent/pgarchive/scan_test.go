@@ -190,7 +190,7 @@ func TestPatchRefusesAnEntryTooLargeToHold(t *testing.T) {
 	if s.err != nil || s.inData {
 		t.Fatalf("after the header: err %v, inData %v; want it waiting for the entry", s.err, s.inData)
 	}
-	s.Write(make([]byte, maxEntry))
+	_, _ = s.Write(make([]byte, maxEntry))
 	if s.err == nil || s.buf != nil {
 		t.Fatalf("the Scanner holds %d bytes of one entry (err %v); want it to give up past maxEntry and let them go", len(s.buf), s.err)
 	}

@@ -57,21 +57,21 @@ func (r *reader) int() (int64, error) {
 	return decodeInt(v)
 }
 
-// str reads a length and that many bytes; a length of -1 is NULL (nil,
-// false).
-func (r *reader) str() ([]byte, bool, error) {
+// skipStr passes over a string: a length and that many bytes. It
+// returns false for a NULL string (length -1).
+func (r *reader) skipStr() (bool, error) {
 	n, err := r.int()
 	if err != nil {
-		return nil, false, err
+		return false, err
 	}
 	if n < 0 {
-		return nil, false, nil
+		return false, nil
 	}
 	if n > int64(len(r.b)) {
-		return nil, false, errShort
+		return false, errShort
 	}
-	s, err := r.bytes(int(n))
-	return s, true, err
+	_, err = r.bytes(int(n))
+	return true, err
 }
 
 func decodeInt(v []byte) (int64, error) {
@@ -137,7 +137,7 @@ func parseHeader(b []byte) (*toc, int64, int, error) {
 		}
 	}
 	for range 3 { // database name, server and pg_dump versions
-		if _, _, err := r.str(); err != nil {
+		if _, err := r.skipStr(); err != nil {
 			return nil, 0, 0, err
 		}
 	}
@@ -189,7 +189,7 @@ func (t *toc) parseEntry(r *reader) (entry, error) {
 		return e, err
 	}
 	for { // dependencies, until NULL
-		_, ok, err := r.str()
+		ok, err := r.skipStr()
 		if err != nil {
 			return e, err
 		}
@@ -220,7 +220,7 @@ func (t *toc) parseEntry(r *reader) (entry, error) {
 
 func skipStrs(r *reader, n int) error {
 	for range n {
-		if _, _, err := r.str(); err != nil {
+		if _, err := r.skipStr(); err != nil {
 			return err
 		}
 	}
