@@ -60,8 +60,6 @@ type Config struct {
 	Source string
 	// Timeout bounds each attempt; DefaultTimeout when zero.
 	Timeout time.Duration
-	// Client sends the requests; http.DefaultClient's transport when nil.
-	Client *http.Client
 }
 
 // Enabled reports whether anything is to be sent.
@@ -210,11 +208,7 @@ func (c Config) try(ctx context.Context, method, target string, body []byte) (bo
 		req.Header.Set("Content-Type", "application/json")
 	}
 	req.Header.Set("User-Agent", "pgbackup")
-	client := c.Client
-	if client == nil {
-		client = &http.Client{}
-	}
-	resp, err := client.Do(req)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		// url.Error repeats the whole URL, token included: keep its cause.
 		var uerr *url.Error
