@@ -806,6 +806,36 @@ func sameETag(a, b string) bool {
 	return strings.EqualFold(strings.Trim(a, `"`), strings.Trim(b, `"`))
 }
 
+// abort aborts the upload, then makes sure it stays aborted: a part that
+// was still being received when the abort arrived (its request cancelled
+// on our side, not yet on the server's) may land after it and leave the
+// upload open again. As S3's documentation advises, the upload is looked
+// up again after a moment and aborted again while it is there, a few
+// times at most; whatever remains is swept with the run's other leftovers.
 func (u *s3Upload) abort(ctx context.Context) error {
-	return u.s.AbortUpload(ctx, PendingUpload{Key: u.key, UploadID: u.uploadID})
+	pending := PendingUpload{Key: u.key, UploadID: u.uploadID}
+	for try := 1; ; try++ {
+		if err := u.s.AbortUpload(ctx, pending); err != nil {
+			return err
+		}
+		if try == abortTries {
+			return nil
+		}
+		select {
+		case <-time.After(abortRecheck):
+		case <-ctx.Done():
+			return nil
+		}
+		_, err := u.s.client.ListParts(ctx, &s3.ListPartsInput{Bucket: &u.s.bucket, Key: &u.key, UploadId: &u.uploadID, MaxParts: aws.Int32(1)})
+		if err != nil {
+			return nil // gone (NoSuchUpload), or nothing more to learn
+		}
+	}
 }
+
+// abortTries and abortRecheck bound abort's checks that an aborted
+// upload stays aborted.
+const (
+	abortTries   = 3
+	abortRecheck = 500 * time.Millisecond
+)
