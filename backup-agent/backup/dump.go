@@ -40,6 +40,7 @@ func (r *run) dump(ctx context.Context, log logr.Logger, j job) (*manifest.Manif
 	if r.set.encoding.Recipients.Enabled() {
 		m.Encryption = &manifest.Encryption{Type: crypt.Type, Recipients: r.set.encoding.Recipients.Keys()}
 	}
+	m.ExcludedDatabases = j.excluded
 	r.local = localCopies{root: filepath.Join(r.opts.SpoolDir, "local"), keep: r.opts.KeepLocal}
 	if r.set.format == manifest.FormatDirectory {
 		// Whatever happens, leave the spool volume as it was found.
@@ -56,6 +57,7 @@ func (r *run) dump(ctx context.Context, log logr.Logger, j job) (*manifest.Manif
 		if err != nil {
 			return nil, fmt.Errorf("database %s: %w", db.Name, err)
 		}
+		obj.PgDumpOptions = r.set.sel.Args(db.Name)
 		if obj.TablesSkipped != "" {
 			r.res.Warnings = append(r.res.Warnings, "database "+db.Name+": "+obj.TablesSkipped)
 		}
@@ -124,7 +126,7 @@ func (r *run) dumpDatabase(ctx context.Context, log logr.Logger, pgDump string, 
 	}
 	stream, err := pgdump.Start(ctx, pgdump.Command{
 		Path:   pgDump,
-		Args:   r.dumpArgs(r.set.format),
+		Args:   r.dumpArgs(r.set.format, db.Name),
 		Env:    dumpEnv(db.Name),
 		Reason: result.ReasonDumpFailed,
 	})
@@ -153,7 +155,7 @@ func (r *run) dumpDirectory(ctx context.Context, log logr.Logger, pgDump, key st
 		return manifest.Object{}, result.Errorf(result.ReasonStorageFailed, "spool directory: %w", err)
 	}
 	defer func() { _ = os.RemoveAll(dir) }()
-	args := append(r.dumpArgs(manifest.FormatDirectory), "--jobs", strconv.Itoa(r.opts.Jobs), "--file", dir)
+	args := append(r.dumpArgs(manifest.FormatDirectory, db.Name), "--jobs", strconv.Itoa(r.opts.Jobs), "--file", dir)
 	stream, err := pgdump.Start(ctx, pgdump.Command{Path: pgDump, Args: args, Env: dumpEnv(db.Name), Reason: result.ReasonDumpFailed})
 	if err != nil {
 		return manifest.Object{}, err
@@ -272,9 +274,10 @@ func (r *run) recordCounts(log logr.Logger, obj *manifest.Object, counter rowcou
 	log.Info("Row counts recorded", "tables", len(tables), "rows", rows)
 }
 
-// dumpArgs are pg_dump's arguments: uncompressed output (the agent
-// compresses), never a password prompt, a bounded wait for table locks.
-func (r *run) dumpArgs(format manifest.Format) []string {
+// dumpArgs are pg_dump's arguments for database db: uncompressed output
+// (the agent compresses), never a password prompt, a bounded wait for
+// table locks, then what the selection settings say of db.
+func (r *run) dumpArgs(format manifest.Format, db string) []string {
 	args := []string{"--no-password"}
 	if t := r.opts.LockWaitTimeout; t > 0 {
 		args = append(args, fmt.Sprintf("--lock-wait-timeout=%dms", t.Milliseconds()))
@@ -287,7 +290,7 @@ func (r *run) dumpArgs(format manifest.Format) []string {
 	case manifest.FormatDirectory:
 		args = append(args, "--format=directory", "--compress=0")
 	}
-	return args
+	return append(args, r.set.sel.Args(db)...)
 }
 
 // dumpEnv is pg_dump's environment: ours (the libpq variables) with

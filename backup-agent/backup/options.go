@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 	"github.com/pgbackup/pgbackup/backup-agent/notify"
 	"github.com/pgbackup/pgbackup/backup-agent/result"
 	"github.com/pgbackup/pgbackup/backup-agent/retention"
+	"github.com/pgbackup/pgbackup/backup-agent/selection"
 	"github.com/pgbackup/pgbackup/backup-agent/storage"
 )
 
@@ -26,6 +28,14 @@ type Options struct {
 	Destination storage.Destination
 	// Databases to dump; empty means every connectable non-template database.
 	Databases []string
+	// ExcludeDatabases are never dumped (exact names).
+	ExcludeDatabases []string
+	// DumpFilters narrow what is dumped of each database: a JSON array of
+	// package selection's filters.
+	DumpFilters string
+	// PgDumpExtraArgs are added to every database's pg_dump, from
+	// package selection's allow-list.
+	PgDumpExtraArgs []string
 	// Format is pg_dump's output format: custom or plain.
 	Format string
 	// Jobs is pg_dump -j for the directory format.
@@ -105,6 +115,9 @@ func DefaultOptions() Options {
 func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	o.Destination.AddFlags(fs, "where backups go")
 	fs.StringSliceVar(&o.Databases, "databases", o.Databases, "databases to dump, comma-separated (default: every connectable non-template database)")
+	fs.StringSliceVar(&o.ExcludeDatabases, "exclude-databases", o.ExcludeDatabases, "databases never dumped, comma-separated exact names")
+	fs.StringVar(&o.DumpFilters, "dump-filters", o.DumpFilters, `what to dump of each database, a JSON array: [{"database":"app","schemas":[...],"excludeSchemas":[...],"excludeTables":[...],"excludeTableData":[...]}] (pg_dump patterns; no "database" means every database; an include pattern matching nothing fails the dump)`)
+	fs.StringSliceVar(&o.PgDumpExtraArgs, "pg-dump-extra-args", o.PgDumpExtraArgs, "extra pg_dump options for every database, comma-separated long options from an allow-list (--no-owner, --no-privileges, --no-comments, --extension=PATTERN, ...; anything changing the output's format, completeness or the connection is refused)")
 	fs.StringVar(&o.Format, "format", o.Format, "pg_dump format: custom, plain, or directory (dumped in parallel into --spool-dir, stored as one tar)")
 	fs.IntVar(&o.Jobs, "jobs", o.Jobs, "pg_dump -j: parallel dump jobs, for --format directory")
 	fs.StringVar(&o.SpoolDir, "spool-dir", o.SpoolDir, "scratch space (the PVC); needed by --format directory and --keep-local")
@@ -135,6 +148,8 @@ func (o *Options) notifyConfig() notify.Config {
 type settings struct {
 	bucket, prefix string
 	format         manifest.Format
+	// sel is what each database's pg_dump selects.
+	sel selection.Options
 	// encoding is compression, then encryption (package codec).
 	encoding codec.Encoding
 }
@@ -207,6 +222,18 @@ func (o *Options) validate() (settings, error) {
 			errs = append(errs, errors.New("--databases: empty database name"))
 		}
 	}
+	for _, db := range o.ExcludeDatabases {
+		if slices.Contains(o.Databases, db) {
+			errs = append(errs, fmt.Errorf("--exclude-databases %q: also in --databases; name it in one of them", db))
+		}
+	}
+	if s.sel.Filters, err = selection.ParseFilters(o.DumpFilters); err != nil {
+		errs = append(errs, err)
+	}
+	if err := selection.CheckExtraArgs(o.PgDumpExtraArgs); err != nil {
+		errs = append(errs, err)
+	}
+	s.sel.ExtraArgs = o.PgDumpExtraArgs
 	if len(errs) > 0 {
 		msgs := make([]string, len(errs))
 		for i, e := range errs {

@@ -2,10 +2,12 @@ package backup
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/pgbackup/pgbackup/backup-agent/pgclient"
 	"github.com/pgbackup/pgbackup/backup-agent/pgdump"
 	"github.com/pgbackup/pgbackup/backup-agent/result"
+	"github.com/pgbackup/pgbackup/backup-agent/selection"
 	"github.com/pgbackup/pgbackup/backup-agent/storage"
 )
 
@@ -16,6 +18,8 @@ type job struct {
 	server      pgclient.ServerVersion
 	dbs         []pgclient.Database
 	superuser   bool
+	// excluded are the databases --exclude-databases left out.
+	excluded []string
 }
 
 // prepare validates the options, finds pg_dump, reaches the store and the
@@ -42,7 +46,11 @@ func (r *run) prepare(ctx context.Context) (job, error) {
 	var tool pgdump.Tool
 	j.server, tool, j.dbs, j.superuser, err = r.inspect(ctx, tools)
 	j.pgDump, j.dumpVersion = tool.Path, tool.Version
-	return j, err
+	if err != nil {
+		return j, err
+	}
+	j.dbs, j.excluded = selection.Exclude(j.dbs, func(d pgclient.Database) string { return d.Name }, r.opts.ExcludeDatabases)
+	return j, r.checkSelection(j, tool)
 }
 
 func (r *run) openStore(ctx context.Context) (storage.Store, error) {
@@ -94,4 +102,28 @@ func (r *run) inspect(ctx context.Context, tools []pgdump.Tool) (server pgclient
 		return server, tool, nil, false, err
 	}
 	return server, tool, dbs, superuser, nil
+}
+
+// checkSelection checks what is left to dump after --exclude-databases,
+// that the chosen pg_dump knows every extra option, and warns about
+// filters of databases that are not dumped.
+func (r *run) checkSelection(j job, tool pgdump.Tool) error {
+	if len(j.excluded) > 0 {
+		r.log.Info("Databases excluded", "databases", j.excluded)
+	}
+	if len(j.dbs) == 0 {
+		return result.Errorf(result.ReasonConfigInvalid, "no database to back up: --exclude-databases leaves none of the server's connectable non-template databases")
+	}
+	if err := selection.CheckPgDumpMajor(r.set.sel.ExtraArgs, tool.Version.Major); err != nil {
+		return result.Errorf(result.ReasonConfigInvalid, "%w", err)
+	}
+	names := make([]string, len(j.dbs))
+	for i, d := range j.dbs {
+		names[i] = d.Name
+	}
+	for _, db := range r.set.sel.UnmatchedFilters(names) {
+		r.log.Info("A dump filter names a database that is not dumped (warning)", "database", db)
+		r.res.Warnings = append(r.res.Warnings, fmt.Sprintf("--dump-filters: database %q is not dumped, so its filter did nothing", db))
+	}
+	return nil
 }

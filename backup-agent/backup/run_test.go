@@ -248,6 +248,8 @@ func TestRunRefusals(t *testing.T) {
 		{"old pg_dump", "15.18", pg17, options(), 4, "pg_dump 15.18 is older than the server (PostgreSQL 17.2)"},
 		{"missing databases", "17.2", pg17, options("app", "nope", "gone"), 2, `["nope" "gone"]`},
 		{"auth", "17.2", fakeCatalog{err: result.Errorf(result.ReasonAuthFailed, "authentication refused")}, options(), 3, "authentication refused"},
+		{"extra option newer than pg_dump", "17.2", pg17, func() Options { o := options(); o.PgDumpExtraArgs = []string{"--no-policies"}; return o }(), 2, "--no-policies needs pg_dump 18 or newer, and this server is dumped with pg_dump 17"},
+		{"everything excluded", "17.2", pg17, func() Options { o := options(); o.ExcludeDatabases = []string{"app", "orders", "postgres"}; return o }(), 2, "--exclude-databases leaves none"},
 		{"bad options", "17.2", pg17, Options{Destination: storage.Destination{URL: "s3://b"}, Format: "tar", Compression: "zstd:99"}, 2, `--format "tar"`},
 	}
 	for _, tt := range tests {

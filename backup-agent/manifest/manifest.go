@@ -67,8 +67,11 @@ type Manifest struct {
 	Globals       *Object     `json:"globals"`
 	// GlobalsSkipped says why globals were not dumped (empty when they
 	// were, or were not asked for).
-	GlobalsSkipped string   `json:"globalsSkipped,omitempty"`
-	Databases      []Object `json:"databases"`
+	GlobalsSkipped string `json:"globalsSkipped,omitempty"`
+	// ExcludedDatabases are the server's databases the run left out on
+	// purpose (--exclude-databases).
+	ExcludedDatabases []string `json:"excludedDatabases,omitempty"`
+	Databases         []Object `json:"databases"`
 }
 
 // Server is the PostgreSQL server that was dumped.
@@ -96,6 +99,10 @@ type Object struct {
 	Tables []Table `json:"tables,omitzero"`
 	// TablesSkipped says why a database's row counts are missing.
 	TablesSkipped string `json:"tablesSkipped,omitempty"`
+	// PgDumpOptions are the options that narrowed this database's dump
+	// (its filters and extra options, see package selection); empty for
+	// a whole database. A restore of it restores only what they left in.
+	PgDumpOptions []string `json:"pgDumpOptions,omitempty"`
 }
 
 // Table is the number of rows of one table's data in a dump.

@@ -2,6 +2,7 @@ package builder
 
 import (
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -14,6 +15,7 @@ import (
 	// Test only: the controller must not import the agent's run code, but
 	// its flags are the contract the CronJob's environment is written for.
 	"github.com/pgbackup/pgbackup/backup-agent/backup"
+	"github.com/pgbackup/pgbackup/backup-agent/selection"
 	"github.com/pgbackup/pgbackup/controller/api/v1alpha1"
 	"github.com/pgbackup/pgbackup/internal/envflag"
 )
@@ -25,6 +27,12 @@ func everything() *v1alpha1.PostgresBackup {
 	s := &pb.Spec
 	s.Format, s.Compression = v1alpha1.FormatDirectory, "zstd:7"
 	s.Postgres.Databases = []string{"app", "orders"}
+	s.Postgres.ExcludeDatabases = []string{"scratch", "tmp"}
+	s.Postgres.Filters = []v1alpha1.DumpFilter{
+		{Database: "app", Schemas: []string{"app"}, ExcludeTableData: []string{"public.events_*", `"Audit Log"`}},
+		{ExcludeSchemas: []string{"tmp"}, ExcludeTables: []string{"a,b"}},
+	}
+	s.Postgres.PgDumpExtraArgs = []string{"--no-owner", "--extension=postgis*"}
 	s.Destination.S3.ForcePathStyle = ptr.To(true)
 	s.Destination.S3.RequestTimeout = &metav1.Duration{Duration: 45 * time.Second}
 	s.Destination.S3.SSE, s.Destination.S3.KMSKeyID = v1alpha1.SSEKMS, "alias/backups"
@@ -127,6 +135,9 @@ func TestAgentEnvMatchesAgentFlags(t *testing.T) {
 		{"PGBACKUP_NOTIFY_EVENTS", strings.Join(opts.NotifyEvents, ",") == "failed,succeeded"},
 		{"PGBACKUP_HEARTBEAT_URL", opts.HeartbeatURL == "https://hooks.example.com/healthchecks"},
 		{"PGBACKUP_NOTIFY_SOURCE", opts.NotifySource == "db/orders"},
+		{"PGBACKUP_EXCLUDE_DATABASES", strings.Join(opts.ExcludeDatabases, ",") == "scratch,tmp"},
+		{"PGBACKUP_DUMP_FILTERS", filtersArrive(t, opts.DumpFilters)},
+		{"PGBACKUP_PG_DUMP_EXTRA_ARGS", strings.Join(opts.PgDumpExtraArgs, " ") == "--no-owner --extension=postgis*" && selection.CheckExtraArgs(opts.PgDumpExtraArgs) == nil},
 	}
 	for _, c := range checks {
 		if !c.ok {
@@ -138,6 +149,22 @@ func TestAgentEnvMatchesAgentFlags(t *testing.T) {
 	if len(written) != len(checks) {
 		t.Errorf("the builder writes %d PGBACKUP_* variables %v, the test checks %d", len(written), written, len(checks))
 	}
+}
+
+// filtersArrive says whether the agent reads the spec's filters from
+// --dump-filters exactly: the patterns that carry quotes and commas too.
+func filtersArrive(t *testing.T, got string) bool {
+	fs, err := selection.ParseFilters(got)
+	if err != nil {
+		t.Errorf("the agent refuses the builder's --dump-filters %s: %v", got, err)
+		return false
+	}
+	want := selection.Options{Filters: []selection.Filter{
+		{Database: "app", Schemas: []string{"app"}, ExcludeTableData: []string{"public.events_*", `"Audit Log"`}},
+		{ExcludeSchemas: []string{"tmp"}, ExcludeTables: []string{"a,b"}},
+	}}
+	have := selection.Options{Filters: fs}
+	return slices.Equal(have.Args("app"), want.Args("app")) && slices.Equal(have.Args("other"), want.Args("other"))
 }
 
 func known(flags map[string]string) string {

@@ -1,6 +1,8 @@
 package builder
 
 import (
+	"encoding/json"
+	"fmt"
 	"maps"
 	"strconv"
 	"strings"
@@ -301,6 +303,9 @@ func agentEnv(pb *v1alpha1.PostgresBackup) []corev1.EnvVar {
 		}
 	}
 	add("PGBACKUP_DATABASES", strings.Join(spec.Postgres.Databases, ","))
+	add("PGBACKUP_EXCLUDE_DATABASES", strings.Join(spec.Postgres.ExcludeDatabases, ","))
+	add("PGBACKUP_DUMP_FILTERS", dumpFilters(spec.Postgres.Filters))
+	add("PGBACKUP_PG_DUMP_EXTRA_ARGS", strings.Join(spec.Postgres.PgDumpExtraArgs, ","))
 	add("PGBACKUP_FORMAT", string(spec.Format))
 	add("PGBACKUP_COMPRESSION", spec.Compression)
 	if r := spec.Retention; r != nil {
@@ -339,6 +344,20 @@ func agentEnv(pb *v1alpha1.PostgresBackup) []corev1.EnvVar {
 	}
 	env = append(env, notifyEnv(pb)...)
 	return append(env, storageEnv(pb)...)
+}
+
+// dumpFilters is the agent's --dump-filters: the filters as JSON, with the
+// API's field names ("" when there are none).
+func dumpFilters(fs []v1alpha1.DumpFilter) string {
+	if len(fs) == 0 {
+		return ""
+	}
+	b, err := json.Marshal(fs)
+	if err != nil {
+		// Strings and string lists always marshal.
+		panic(fmt.Sprintf("marshal dump filters: %v", err))
+	}
+	return string(b)
 }
 
 // notifyEnv is where the agent reports the run's end: the URLs as

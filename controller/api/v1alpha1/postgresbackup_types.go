@@ -337,7 +337,8 @@ type VerifyCheck struct {
 	SQL string `json:"sql"`
 }
 
-// PostgresSpec says how to reach PostgreSQL.
+// PostgresSpec says how to reach PostgreSQL, and what to dump.
+// +kubebuilder:validation:XValidation:rule="!has(self.excludeDatabases) || !has(self.databases) || self.excludeDatabases.all(d, !(d in self.databases))",message="a database is in both databases and excludeDatabases; name it in one of them"
 type PostgresSpec struct {
 	// host is the server's host name or address.
 	// +required
@@ -365,6 +366,48 @@ type PostgresSpec struct {
 	// +kubebuilder:validation:items:MinLength=1
 	// +kubebuilder:validation:items:MaxLength=63
 	Databases []string `json:"databases,omitempty"`
+
+	// excludeDatabases are never dumped: exact names, applied after
+	// databases (so with databases empty: every connectable non-template
+	// database but these). Recorded in the manifest's excludedDatabases.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:items:MinLength=1
+	// +kubebuilder:validation:items:MaxLength=63
+	// +kubebuilder:validation:items:Pattern=`^[^,]+$`
+	ExcludeDatabases []string `json:"excludeDatabases,omitempty"`
+
+	// filters narrow what is dumped of each database: schemas to dump
+	// only, schemas and tables to leave out, tables whose rows are left
+	// out. A filter without a database applies to every dumped database.
+	// Patterns are pg_dump's: * and ? match, "..." quotes, schema.table
+	// qualifies. A schemas pattern that matches nothing fails the run
+	// (pg_dump --strict-names) rather than store an empty backup. What
+	// each database's dump was narrowed by is recorded in the manifest.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=64
+	Filters []DumpFilter `json:"filters,omitempty"`
+
+	// pgDumpExtraArgs are added to every database's pg_dump: long options
+	// from an allow-list (--no-owner, --no-privileges, --no-comments,
+	// --no-publications, --no-subscriptions, --no-security-labels,
+	// --no-tablespaces, --no-toast-compression, --no-table-access-method,
+	// --no-unlogged-table-data, --no-blobs, --blobs, --no-large-objects,
+	// --large-objects, --no-policies, --no-statistics, --statistics,
+	// --quote-all-identifiers, --serializable-deferrable,
+	// --enable-row-security, --load-via-partition-root,
+	// --use-set-session-authorization, --disable-dollar-quoting,
+	// --extension=P, --exclude-extension=P, --include-foreign-data=P).
+	// Options that change the output's format or completeness, or the
+	// connection, are refused. Recorded in the manifest.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=32
+	// +kubebuilder:validation:items:MaxLength=1100
+	// +kubebuilder:validation:XValidation:rule="self.all(a, a.matches('^--(no-owner|no-privileges|no-comments|no-publications|no-subscriptions|no-security-labels|no-tablespaces|no-toast-compression|no-table-access-method|no-unlogged-table-data|no-blobs|blobs|no-large-objects|large-objects|no-policies|no-statistics|statistics|quote-all-identifiers|serializable-deferrable|enable-row-security|load-via-partition-root|use-set-session-authorization|disable-dollar-quoting)$|^--(extension|exclude-extension|include-foreign-data)=[^,]+$'))",messageExpression="'pgDumpExtraArgs: ' + self.filter(a, !a.matches('^--(no-owner|no-privileges|no-comments|no-publications|no-subscriptions|no-security-labels|no-tablespaces|no-toast-compression|no-table-access-method|no-unlogged-table-data|no-blobs|blobs|no-large-objects|large-objects|no-policies|no-statistics|statistics|quote-all-identifiers|serializable-deferrable|enable-row-security|load-via-partition-root|use-set-session-authorization|disable-dollar-quoting)$|^--(extension|exclude-extension|include-foreign-data)=[^,]+$'))[0] + ' is not an allowed pg_dump option (write --name or --name=VALUE; see the field description for the allow-list)'"
+	PgDumpExtraArgs []string `json:"pgDumpExtraArgs,omitempty"`
 
 	// passwordSecretRef is the Secret key holding the password. The
 	// controller never reads it: it reaches the agent as PGPASSWORD.
@@ -957,4 +1000,55 @@ type PostgresBackupList struct {
 	metav1.ListMeta `json:"metadata,omitempty"`
 	// items are the PostgresBackups.
 	Items []PostgresBackup `json:"items"`
+}
+
+// DumpFilter narrows the dump of one database, or of every database.
+// +kubebuilder:validation:XValidation:rule="has(self.schemas) || has(self.excludeSchemas) || has(self.excludeTables) || has(self.excludeTableData)",message="a filter needs schemas, excludeSchemas, excludeTables or excludeTableData"
+type DumpFilter struct {
+	// database the filter applies to; every dumped database when unset.
+	// A filter of a database that is not dumped is a warning in the run's
+	// result.
+	// +optional
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	Database string `json:"database,omitempty"`
+
+	// schemas to dump, and nothing else (pg_dump --schema). Each pattern
+	// must match a schema, or the run fails.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:items:MinLength=1
+	// +kubebuilder:validation:items:MaxLength=1024
+	Schemas []string `json:"schemas,omitempty"`
+
+	// excludeSchemas are left out (pg_dump --exclude-schema).
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:items:MinLength=1
+	// +kubebuilder:validation:items:MaxLength=1024
+	ExcludeSchemas []string `json:"excludeSchemas,omitempty"`
+
+	// excludeTables are left out, definition and rows (pg_dump
+	// --exclude-table).
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:items:MinLength=1
+	// +kubebuilder:validation:items:MaxLength=1024
+	ExcludeTables []string `json:"excludeTables,omitempty"`
+
+	// excludeTableData keeps these tables' definitions but leaves out
+	// their rows (pg_dump --exclude-table-data): logs, caches, queues.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:items:MinLength=1
+	// +kubebuilder:validation:items:MaxLength=1024
+	ExcludeTableData []string `json:"excludeTableData,omitempty"`
 }
