@@ -309,6 +309,11 @@ func writePlan(w io.Writer, p plan, f found) error {
 	}
 	fmt.Fprintf(&b, "  database:    %s\n", p.obj.Name)
 	fmt.Fprintf(&b, "  object:      %s (%d bytes, sha256 %s)\n", p.obj.Key, p.obj.Size, p.obj.SHA256)
+	if len(p.obj.PgDumpOptions) > 0 {
+		// A narrowed dump holds less than the database: say so before
+		// anyone relies on it.
+		fmt.Fprintf(&b, "  narrowed:    dumped with %s\n", strings.Join(p.obj.PgDumpOptions, " "))
+	}
 	fmt.Fprintf(&b, "  target:      %s\n", p.target)
 	fmt.Fprintf(&b, "  target now:  %s\n", f.target)
 	fmt.Fprintf(&b, "  tool:        %s\n", f.tool)

@@ -226,3 +226,29 @@ func TestWithoutTemplate(t *testing.T) {
 		t.Errorf("a relation copied from template1 counts: %v", got)
 	}
 }
+
+// A dry run of a narrowed dump says what it was narrowed by; a whole
+// dump's plan says nothing of it.
+func TestWritePlanSaysWhenNarrowed(t *testing.T) {
+	tg, err := parseTarget("postgres://u@h/restored")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &manifest.Manifest{ID: "20261207T030000Z", Format: manifest.FormatCustom, Compression: "zstd:1"}
+	for _, tc := range []struct {
+		opts []string
+		want string
+	}{
+		{opts: []string{"--strict-names", "--exclude-table-data=public.events"}, want: "  narrowed:    dumped with --strict-names --exclude-table-data=public.events\n"},
+		{opts: nil, want: ""},
+	} {
+		var b strings.Builder
+		p := plan{m: m, obj: manifest.Object{Name: "app", Key: "k", PgDumpOptions: tc.opts}, target: tg}
+		if err := writePlan(&b, p, found{}); err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Contains(b.String(), "narrowed:"); got != (tc.want != "") || (tc.want != "" && !strings.Contains(b.String(), tc.want)) {
+			t.Errorf("plan for %q:\n%s", tc.opts, b.String())
+		}
+	}
+}
