@@ -2,6 +2,7 @@ package backup
 
 import (
 	"context"
+	"os"
 	"strings"
 	"time"
 
@@ -99,6 +100,16 @@ type run struct {
 }
 
 func (r *run) execute(ctx context.Context) (err error) {
+	// A client key from a Secret volume may be too open for libpq.
+	keyPath := os.Getenv(pgclient.SSLKeyEnv)
+	removeKey, err := pgclient.UsableSSLKey(os.TempDir())
+	if err != nil {
+		return err
+	}
+	defer removeKey()
+	if keyPath != os.Getenv(pgclient.SSLKeyEnv) {
+		r.log.Info("Client key copied to a private file: libpq refuses a key others may read", "key", keyPath)
+	}
 	job, err := r.prepare(ctx)
 	if err != nil {
 		return err

@@ -2,6 +2,8 @@ package pgclient
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"os"
@@ -62,8 +64,10 @@ func Connect(ctx context.Context, log logr.Logger, opts Options) (*pgx.Conn, err
 		if err == nil {
 			return conn, nil
 		}
+		trust := untrusted(err) != nil
 		err = Classify(err, cfg.Host, cfg.Port, cfg.User)
-		if result.ReasonOf(err) != result.ReasonConnectionFailed || attempt >= opts.Retries || ctx.Err() != nil {
+		// A certificate that is not trusted stays untrusted: no retry.
+		if result.ReasonOf(err) != result.ReasonConnectionFailed || trust || attempt >= opts.Retries || ctx.Err() != nil {
 			if ctx.Err() != nil {
 				return nil, result.Wrap(result.ReasonInterrupted, ctx.Err())
 			}
@@ -98,7 +102,7 @@ func Classify(err error, host string, port uint16, user string) error {
 	if errors.As(err, &pgErr) {
 		switch pgErr.Code {
 		case codeInvalidPassword, codeInvalidAuthorization:
-			return result.Errorf(result.ReasonAuthFailed, "%s: authentication refused: %s (check the user and password)", where, pgErr.Message)
+			return result.Errorf(result.ReasonAuthFailed, "%s: authentication refused: %s (check the user, the password or the client certificate)", where, pgErr.Message)
 		case codeInvalidCatalogName:
 			return result.Errorf(result.ReasonConfigInvalid, "%s: %s", where, pgErr.Message)
 		case codeTooManyConnections, codeCannotConnectNow:
@@ -109,7 +113,33 @@ func Classify(err error, host string, port uint16, user string) error {
 	if errors.Is(err, context.Canceled) {
 		return result.Wrap(result.ReasonInterrupted, err)
 	}
+	if terr := untrusted(err); terr != nil {
+		return result.Errorf(result.ReasonConnectionFailed, "%s: the server's TLS certificate is not trusted: %v (check the CA in sslRootCertRef (PGSSLROOTCERT), and that the certificate names the host %q for verify-full)", where, terr, host)
+	}
 	return result.Errorf(result.ReasonConnectionFailed, "%s: unreachable: %w", where, unwrapConnect(err))
+}
+
+// untrusted returns the certificate verification error inside err, if
+// the connection failed because the server's certificate was not trusted.
+func untrusted(err error) error {
+	var verr *tls.CertificateVerificationError
+	if errors.As(err, &verr) {
+		return verr.Err
+	}
+	var (
+		unknown  x509.UnknownAuthorityError
+		hostname x509.HostnameError
+		invalid  x509.CertificateInvalidError
+	)
+	switch {
+	case errors.As(err, &unknown):
+		return unknown
+	case errors.As(err, &hostname):
+		return hostname
+	case errors.As(err, &invalid):
+		return invalid
+	}
+	return nil
 }
 
 // unwrapConnect drops pgconn's "failed to connect to `user=... database=...`"

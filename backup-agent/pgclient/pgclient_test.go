@@ -2,6 +2,8 @@ package pgclient
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"reflect"
@@ -22,12 +24,14 @@ func TestClassify(t *testing.T) {
 		wantText   string
 	}{
 		{"bad password", &pgconn.PgError{Code: "28P01", Message: `password authentication failed for user "app"`}, result.ReasonAuthFailed, "authentication refused"},
-		{"no pg_hba entry", &pgconn.PgError{Code: "28000", Message: "no pg_hba.conf entry"}, result.ReasonAuthFailed, "check the user and password"},
+		{"no pg_hba entry", &pgconn.PgError{Code: "28000", Message: "no pg_hba.conf entry"}, result.ReasonAuthFailed, "check the user, the password or the client certificate"},
 		{"missing database", &pgconn.PgError{Code: "3D000", Message: `database "nope" does not exist`}, result.ReasonConfigInvalid, `database "nope" does not exist`},
 		{"too many connections", &pgconn.PgError{Code: "53300", Message: "too many clients"}, result.ReasonConnectionFailed, "not accepting connections"},
 		{"starting up", &pgconn.PgError{Code: "57P03", Message: "the database system is starting up"}, result.ReasonConnectionFailed, "not accepting connections"},
 		{"refused", fmt.Errorf("dial: %w", errors.New("connect: connection refused")), result.ReasonConnectionFailed, "unreachable"},
 		{"cancelled", context.Canceled, result.ReasonInterrupted, ""},
+		{"untrusted certificate", fmt.Errorf("tls: %w", &tls.CertificateVerificationError{Err: x509.UnknownAuthorityError{}}), result.ReasonConnectionFailed, "TLS certificate is not trusted"},
+		{"certificate for another host", fmt.Errorf("tls: %w", x509.HostnameError{Certificate: &x509.Certificate{}, Host: "db.example"}), result.ReasonConnectionFailed, `names the host "db.example"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

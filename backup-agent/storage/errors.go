@@ -2,6 +2,8 @@ package storage
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
@@ -71,6 +73,12 @@ func classifyError(op, bucket, key, endpoint string, err error) error {
 	if errors.As(err, &status) && status.HTTPStatusCode() == http.StatusForbidden {
 		return classified(err, "access denied to bucket %s: check the S3 credentials (HTTP 403)", bucket)
 	}
+	if cause := untrustedCause(err); cause != "" {
+		if ep := endpointOf(err); ep != "" {
+			endpoint = ep
+		}
+		return classified(err, "S3 endpoint %s: its TLS certificate is not trusted: %s (give its CA with destination.s3.caBundleRef, or AWS_CA_BUNDLE)", endpoint, cause)
+	}
 	if cause := unreachableCause(err); cause != "" {
 		if ep := endpointOf(err); ep != "" {
 			endpoint = ep
@@ -90,6 +98,24 @@ func classifyError(op, bucket, key, endpoint string, err error) error {
 
 func classified(err error, format string, args ...any) error {
 	return result.Wrap(result.ReasonStorageFailed, &storageError{msg: fmt.Sprintf(format, args...), err: err})
+}
+
+// untrustedCause returns why the server's certificate was refused, or ""
+// when it was not.
+func untrustedCause(err error) string {
+	var verr *tls.CertificateVerificationError
+	if errors.As(err, &verr) {
+		return verr.Err.Error()
+	}
+	var unknown x509.UnknownAuthorityError
+	if errors.As(err, &unknown) {
+		return unknown.Error()
+	}
+	var hostname x509.HostnameError
+	if errors.As(err, &hostname) {
+		return hostname.Error()
+	}
+	return ""
 }
 
 // unreachableCause returns the network failure in err's chain (a failed DNS

@@ -2,6 +2,8 @@ package storage
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"net"
 	"net/http"
@@ -74,6 +76,9 @@ func TestClassifyError(t *testing.T) {
 		{"dns", opHeadBucket, sdkError("HeadBucket", &url.Error{Op: "Head", URL: "https://user:pw@s3.nowhere.invalid/b",
 			Err: &net.DNSError{Err: "no such host", Name: "s3.nowhere.invalid", IsNotFound: true}}), result.ReasonStorageFailed,
 			"S3 endpoint https://s3.nowhere.invalid unreachable: lookup s3.nowhere.invalid: no such host", true},
+		{"untrusted certificate", opHeadBucket, sdkError("HeadBucket", &url.Error{Op: "Head", URL: "https://s3.example:9000/b",
+			Err: &tls.CertificateVerificationError{Err: x509.UnknownAuthorityError{}}}), result.ReasonStorageFailed,
+			"S3 endpoint https://s3.example:9000: its TLS certificate is not trusted: x509: certificate signed by unknown authority (give its CA with destination.s3.caBundleRef, or AWS_CA_BUNDLE)", true},
 		{"server error", opPut, sdkError("PutObject", apiErr("InternalError")), result.ReasonStorageFailed,
 			"s3 put s3://b/k: operation error S3: PutObject, api error InternalError: msg", true},
 		{"cancelled stays unclassified", opPut, sdkError("PutObject", context.Canceled), result.ReasonInterrupted,
