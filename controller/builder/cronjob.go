@@ -234,6 +234,8 @@ func podTemplate(pb *v1alpha1.PostgresBackup, opts Options) corev1.PodTemplateSp
 	if claim := SpoolClaimName(pb); claim != "" {
 		spool = corev1.VolumeSource{PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: claim}}
 	}
+	files := postgresTLS(pb)
+	files.add(s3TLS(pb))
 	return corev1.PodTemplateSpec{
 		ObjectMeta: podMeta(pb, o, Labels(pb)),
 		Spec: corev1.PodSpec{
@@ -259,20 +261,20 @@ func podTemplate(pb *v1alpha1.PostgresBackup, opts Options) corev1.PodTemplateSp
 				Image:                    opts.AgentImage,
 				ImagePullPolicy:          corev1.PullIfNotPresent,
 				Args:                     []string{"backup"},
-				Env:                      mergeEnv(agentEnv(pb), o.Env),
+				Env:                      mergeEnv(append(agentEnv(pb), files.env...), o.Env),
 				Resources:                resources(pb.Spec.Resources),
 				TerminationMessagePath:   TerminationLog,
 				TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
-				VolumeMounts: []corev1.VolumeMount{
+				VolumeMounts: append([]corev1.VolumeMount{
 					{Name: "spool", MountPath: SpoolDir},
 					{Name: "tmp", MountPath: "/tmp"},
-				},
+				}, files.mounts...),
 				SecurityContext: agentSecurityContext(),
 			}},
-			Volumes: []corev1.Volume{
+			Volumes: append([]corev1.Volume{
 				{Name: "spool", VolumeSource: spool},
 				{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
-			},
+			}, files.volumes...),
 			NodeSelector:      maps.Clone(o.NodeSelector),
 			Tolerations:       o.Tolerations,
 			Affinity:          o.Affinity,

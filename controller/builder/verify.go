@@ -244,6 +244,8 @@ func verifyPodTemplate(pb *v1alpha1.PostgresBackup, opts Options) corev1.PodTemp
 		}})
 		agentMounts = append(agentMounts, corev1.VolumeMount{Name: "age-identity", MountPath: IdentityDir, ReadOnly: true})
 	}
+	s3ca := s3TLS(pb)
+	volumes, agentMounts = append(volumes, s3ca.volumes...), append(agentMounts, s3ca.mounts...)
 	return corev1.PodTemplateSpec{
 		ObjectMeta: podMeta(pb, o, VerifyLabels(pb)),
 		Spec: corev1.PodSpec{
@@ -267,7 +269,7 @@ func verifyPodTemplate(pb *v1alpha1.PostgresBackup, opts Options) corev1.PodTemp
 				Image:                    opts.AgentImage,
 				ImagePullPolicy:          corev1.PullIfNotPresent,
 				Args:                     []string{"verify"},
-				Env:                      mergeEnv(verifyEnv(pb), verifyExtraEnv(o.Env)),
+				Env:                      mergeEnv(append(verifyEnv(pb), s3ca.env...), verifyExtraEnv(o.Env)),
 				Resources:                resources(pb.Spec.Resources),
 				TerminationMessagePath:   TerminationLog,
 				TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,

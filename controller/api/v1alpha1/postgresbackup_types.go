@@ -339,6 +339,8 @@ type VerifyCheck struct {
 
 // PostgresSpec says how to reach PostgreSQL, and what to dump.
 // +kubebuilder:validation:XValidation:rule="!has(self.excludeDatabases) || !has(self.databases) || self.excludeDatabases.all(d, !(d in self.databases))",message="a database is in both databases and excludeDatabases; name it in one of them"
+// +kubebuilder:validation:XValidation:rule="!has(self.sslRootCertRef) || (has(self.sslMode) && self.sslMode in ['verify-ca', 'verify-full'])",message="sslRootCertRef needs sslMode verify-ca or verify-full (other modes do not check the certificate)"
+// +kubebuilder:validation:XValidation:rule="!has(self.sslClientCertSecretRef) || !has(self.sslMode) || self.sslMode != 'disable'",message="sslClientCertSecretRef needs TLS: sslMode must not be disable"
 type PostgresSpec struct {
 	// host is the server's host name or address.
 	// +required
@@ -414,9 +416,52 @@ type PostgresSpec struct {
 	// +optional
 	PasswordSecretRef *SecretKeyRef `json:"passwordSecretRef,omitempty"`
 
-	// sslMode is libpq's sslmode.
+	// sslMode is libpq's sslmode. verify-full checks that the server's
+	// certificate was issued by the CA of sslRootCertRef for host.
 	// +optional
 	SSLMode SSLMode `json:"sslMode,omitempty"`
+
+	// sslRootCertRef is the CA (PEM) that issued the server's certificate,
+	// from a Secret or a ConfigMap key (cert-manager's ca.crt, or
+	// CloudNativePG's <cluster>-ca Secret). Mounted read-only into the
+	// backup pod as PGSSLROOTCERT; the controller never reads it.
+	// +optional
+	SSLRootCertRef *CertificateRef `json:"sslRootCertRef,omitempty"`
+
+	// sslClientCertSecretRef names a kubernetes.io/tls Secret (tls.crt,
+	// tls.key) whose certificate the agent logs in with (pg_hba "cert"
+	// method: its common name is the user). Mounted read-only, the key
+	// with mode 0640, as PGSSLCERT and PGSSLKEY.
+	// +optional
+	SSLClientCertSecretRef *SecretRef `json:"sslClientCertSecretRef,omitempty"`
+}
+
+// CertificateRef is a PEM file in a key of a Secret or of a ConfigMap of
+// the resource's namespace.
+// +kubebuilder:validation:XValidation:rule="has(self.secretKeyRef) != has(self.configMapKeyRef)",message="set exactly one of secretKeyRef and configMapKeyRef"
+type CertificateRef struct {
+	// secretKeyRef is a key of a Secret.
+	// +optional
+	SecretKeyRef *SecretKeyRef `json:"secretKeyRef,omitempty"`
+
+	// configMapKeyRef is a key of a ConfigMap.
+	// +optional
+	ConfigMapKeyRef *ConfigMapKeyRef `json:"configMapKeyRef,omitempty"`
+}
+
+// ConfigMapKeyRef names a key of a ConfigMap in the resource's namespace.
+type ConfigMapKeyRef struct {
+	// name of the ConfigMap.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Name string `json:"name"`
+
+	// key in the ConfigMap.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Key string `json:"key"`
 }
 
 // SecretKeyRef names a key of a Secret in the resource's namespace.
@@ -521,6 +566,14 @@ type S3Destination struct {
 	// +kubebuilder:validation:Pattern=`^[A-Z][A-Z0-9_]*$`
 	// +kubebuilder:validation:XValidation:rule="self != 'GLACIER' && self != 'DEEP_ARCHIVE'",message="storageClass GLACIER and DEEP_ARCHIVE cannot be read without a restore request; use GLACIER_IR"
 	StorageClass string `json:"storageClass,omitempty"`
+
+	// caBundleRef is the CA (PEM) that issued the endpoint's certificate,
+	// for an S3-compatible store with a private CA (MinIO, Ceph RGW). It
+	// is trusted besides the system's CAs. Mounted read-only into the
+	// backup and verify pods as AWS_CA_BUNDLE; the controller never reads
+	// it.
+	// +optional
+	CABundleRef *CertificateRef `json:"caBundleRef,omitempty"`
 }
 
 // SSEMode is a server-side encryption mode of S3.
