@@ -34,7 +34,7 @@ func (r *run) dump(ctx context.Context, log logr.Logger, j job) (*manifest.Manif
 	m := &manifest.Manifest{
 		SchemaVersion: manifest.SchemaVersion, ID: r.id, Status: manifest.StatusComplete,
 		StartedAt: r.started.UTC(), AgentVersion: version.Get().Version,
-		Server:        manifest.Server{Version: j.server.Version, VersionNum: j.server.Num},
+		Server:        manifest.Server{Version: j.server.Version, VersionNum: j.server.Num, Standby: j.server.Standby},
 		PgDumpVersion: j.dumpVersion.Full, Format: r.set.format, Compression: r.set.encoding.Compression.String(),
 	}
 	if r.set.encoding.Recipients.Enabled() {

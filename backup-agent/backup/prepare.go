@@ -3,6 +3,7 @@ package backup
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/pgbackup/pgbackup/backup-agent/pgclient"
 	"github.com/pgbackup/pgbackup/backup-agent/pgdump"
@@ -113,6 +114,17 @@ func (r *run) checkSelection(j job, tool pgdump.Tool) error {
 	}
 	if len(j.dbs) == 0 {
 		return result.Errorf(result.ReasonConfigInvalid, "no database to back up: --exclude-databases leaves none of the server's connectable non-template databases")
+	}
+	if j.server.Standby {
+		if slices.Contains(r.set.sel.ExtraArgs, "--serializable-deferrable") {
+			return result.Errorf(result.ReasonConfigInvalid, "--pg-dump-extra-args --serializable-deferrable cannot run on a standby (PostgreSQL has no serializable transactions in recovery): dump from the primary or leave it out")
+		}
+		r.log.Info("Dumping from a hot standby", "hotStandbyFeedback", j.server.HotStandbyFeedback, "maxStandbyStreamingDelay", j.server.MaxStandbyStreamingDelay)
+		if !j.server.HotStandbyFeedback && j.server.MaxStandbyStreamingDelay != "-1" {
+			w := fmt.Sprintf("dumping from a standby without hot_standby_feedback: recovery may cancel a COPY that runs longer than max_standby_streaming_delay (%s) and fail the run; set hot_standby_feedback = on on the standby (or max_standby_streaming_delay = -1), or dump from the primary", j.server.MaxStandbyStreamingDelay)
+			r.log.Info("Standby without hot_standby_feedback (warning)", "why", w)
+			r.res.Warnings = append(r.res.Warnings, w)
+		}
 	}
 	if err := selection.CheckPgDumpMajor(r.set.sel.ExtraArgs, tool.Version.Major); err != nil {
 		return result.Errorf(result.ReasonConfigInvalid, "%w", err)

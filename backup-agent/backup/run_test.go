@@ -219,6 +219,48 @@ func TestRunSuccess(t *testing.T) {
 	}
 }
 
+// standby is cat as a hot standby with the given settings.
+func standby(cat fakeCatalog, feedback bool, delay string) fakeCatalog {
+	cat.server.Standby, cat.server.HotStandbyFeedback, cat.server.MaxStandbyStreamingDelay = true, feedback, delay
+	return cat
+}
+
+// A backup read from a standby says so in its manifest, and warns when
+// recovery may cancel its long COPYs.
+func TestRunFromAStandby(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		cat      fakeCatalog
+		wantWarn bool
+	}{
+		{"without hot_standby_feedback", standby(pg17, false, "30s"), true},
+		{"with hot_standby_feedback", standby(pg17, true, "30s"), false},
+		{"recovery waits for queries", standby(pg17, false, "-1"), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fakePgDump(t, "17.2")
+			store := newStore()
+			res, err := Run(context.Background(), testr.New(t), options("app"), deps(store, tc.cat))
+			if err != nil {
+				t.Fatalf("Run: %v", err)
+			}
+			warned := slices.ContainsFunc(res.Warnings, func(w string) bool {
+				return strings.Contains(w, "without hot_standby_feedback") && strings.Contains(w, "max_standby_streaming_delay (30s)")
+			})
+			if warned != tc.wantWarn {
+				t.Errorf("warnings %q: want the hot_standby_feedback warning: %v", res.Warnings, tc.wantWarn)
+			}
+			m, err := manifest.Unmarshal(readAll(t, store, "team/pg/"+res.BackupID+"/manifest.json"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !m.Server.Standby {
+				t.Errorf("manifest server %+v: want standby", m.Server)
+			}
+		})
+	}
+}
+
 func TestRunDumpFailsMidStream(t *testing.T) {
 	fakePgDump(t, "17.2")
 	t.Setenv("FAKE_FAIL_DB", "orders")
@@ -250,6 +292,7 @@ func TestRunRefusals(t *testing.T) {
 		{"auth", "17.2", fakeCatalog{err: result.Errorf(result.ReasonAuthFailed, "authentication refused")}, options(), 3, "authentication refused"},
 		{"extra option newer than pg_dump", "17.2", pg17, func() Options { o := options(); o.PgDumpExtraArgs = []string{"--no-policies"}; return o }(), 2, "--no-policies needs pg_dump 18 or newer, and this server is dumped with pg_dump 17"},
 		{"everything excluded", "17.2", pg17, func() Options { o := options(); o.ExcludeDatabases = []string{"app", "orders", "postgres"}; return o }(), 2, "--exclude-databases leaves none"},
+		{"serializable-deferrable on a standby", "17.2", standby(pg17, false, "30s"), func() Options { o := options(); o.PgDumpExtraArgs = []string{"--serializable-deferrable"}; return o }(), 2, "cannot run on a standby"},
 		{"bad options", "17.2", pg17, Options{Destination: storage.Destination{URL: "s3://b"}, Format: "tar", Compression: "zstd:99"}, 2, `--format "tar"`},
 	}
 	for _, tt := range tests {

@@ -78,6 +78,8 @@ type Manifest struct {
 type Server struct {
 	Version    string `json:"version"`
 	VersionNum int    `json:"versionNum"`
+	// Standby is set when the backup was read from a hot standby.
+	Standby bool `json:"standby,omitempty"`
 }
 
 // Encryption says how the objects are encrypted.

@@ -113,6 +113,9 @@ func Classify(err error, host string, port uint16, user string) error {
 	if errors.Is(err, context.Canceled) {
 		return result.Wrap(result.ReasonInterrupted, err)
 	}
+	if errors.Is(err, pgconn.ErrPrimaryConnection) || errors.Is(err, pgconn.ErrStandbyConnection) || errors.Is(err, pgconn.ErrReadOnlyConnection) {
+		return result.Errorf(result.ReasonConnectionFailed, "%s: no server is what target_session_attrs=%s asks for: %v (a clusterRef's target standby needs a ready replica; prefer-standby falls back to the primary)", where, os.Getenv("PGTARGETSESSIONATTRS"), unwrapConnect(err))
+	}
 	if terr := untrusted(err); terr != nil {
 		return result.Errorf(result.ReasonConnectionFailed, "%s: the server's TLS certificate is not trusted: %v (check the CA in sslRootCertRef (PGSSLROOTCERT), and that the certificate names the host %q for verify-full)", where, terr, host)
 	}
@@ -158,15 +161,24 @@ type ServerVersion struct {
 	Version string
 	// Num is server_version_num, e.g. 170002.
 	Num int
+	// Standby is set when the server is a hot standby (in recovery).
+	Standby bool
+	// HotStandbyFeedback and MaxStandbyStreamingDelay are the standby's
+	// settings that decide whether a long query survives a recovery
+	// conflict.
+	HotStandbyFeedback       bool
+	MaxStandbyStreamingDelay string
 }
 
 // Major is the major version (15, 17, ...).
 func (v ServerVersion) Major() int { return v.Num / 10000 }
 
-// Server reads the server's version.
+// Server reads the server's version, and whether it is a standby.
 func Server(ctx context.Context, conn *pgx.Conn) (ServerVersion, error) {
 	var v ServerVersion
-	err := conn.QueryRow(ctx, "SELECT current_setting('server_version'), current_setting('server_version_num')::int").Scan(&v.Version, &v.Num)
+	err := conn.QueryRow(ctx, `SELECT current_setting('server_version'), current_setting('server_version_num')::int,
+		pg_is_in_recovery(), current_setting('hot_standby_feedback') = 'on', current_setting('max_standby_streaming_delay')`).
+		Scan(&v.Version, &v.Num, &v.Standby, &v.HotStandbyFeedback, &v.MaxStandbyStreamingDelay)
 	if err != nil {
 		return v, result.Errorf(result.ReasonConnectionFailed, "read server version: %w", err)
 	}

@@ -30,6 +30,7 @@ func TestClassify(t *testing.T) {
 		{"starting up", &pgconn.PgError{Code: "57P03", Message: "the database system is starting up"}, result.ReasonConnectionFailed, "not accepting connections"},
 		{"refused", fmt.Errorf("dial: %w", errors.New("connect: connection refused")), result.ReasonConnectionFailed, "unreachable"},
 		{"cancelled", context.Canceled, result.ReasonInterrupted, ""},
+		{"no standby", fmt.Errorf("ValidateConnect failed: %w", pgconn.ErrPrimaryConnection), result.ReasonConnectionFailed, "no server is what target_session_attrs="},
 		{"untrusted certificate", fmt.Errorf("tls: %w", &tls.CertificateVerificationError{Err: x509.UnknownAuthorityError{}}), result.ReasonConnectionFailed, "TLS certificate is not trusted"},
 		{"certificate for another host", fmt.Errorf("tls: %w", x509.HostnameError{Certificate: &x509.Certificate{}, Host: "db.example"}), result.ReasonConnectionFailed, `names the host "db.example"`},
 	}
