@@ -161,32 +161,11 @@ func createOnAPIServer(t *testing.T, objs []*unstructured.Unstructured) {
 // parses, the encrypted backups come with an identity), every Secret key
 // it names is in the file, and the API server accepts it.
 func TestVerifyExample(t *testing.T) {
-	secrets := map[string]corev1.Secret{}
-	var pb *v1alpha1.PostgresBackup
-	var objs []*unstructured.Unstructured
-	for _, doc := range documents(t, "verify.yaml") {
-		u := &unstructured.Unstructured{}
-		if err := u.UnmarshalJSON(doc); err != nil {
-			t.Fatal(err)
-		}
-		objs = append(objs, u)
-		switch u.GetKind() {
-		case "Secret":
-			var s corev1.Secret
-			if err := yaml.UnmarshalStrict(doc, &s); err != nil {
-				t.Fatalf("Secret: %v", err)
-			}
-			secrets[s.Name] = s
-		case "PostgresBackup":
-			pb = &v1alpha1.PostgresBackup{}
-			if err := yaml.UnmarshalStrict(doc, pb); err != nil {
-				t.Fatalf("PostgresBackup does not decode strictly into the API types: %v", err)
-			}
-		}
-	}
-	if pb == nil || pb.Spec.Verify == nil {
+	secrets, backups, objs := decodeExample(t, "verify.yaml")
+	if len(backups) != 1 || backups[0].Spec.Verify == nil {
 		t.Fatal("no PostgresBackup with spec.verify")
 	}
+	pb := &backups[0]
 	if _, _, err := builder.Schedule(&pb.Spec); err != nil {
 		t.Errorf("schedule: %v", err)
 	}
@@ -202,4 +181,69 @@ func TestVerifyExample(t *testing.T) {
 		}
 	}
 	createOnAPIServer(t, objs)
+}
+
+// TestCloudNativePGExample checks examples/cloudnativepg.yaml: a
+// PostgresBackup of a CloudNativePG cluster by reference, into a KMS
+// encrypted bucket, with a webhook; it decodes strictly, every Secret key
+// it names is in the file, and the API server accepts it.
+func TestCloudNativePGExample(t *testing.T) {
+	secrets, backups, objs := decodeExample(t, "cloudnativepg.yaml")
+	if len(backups) != 1 {
+		t.Fatalf("%d PostgresBackups, want 1", len(backups))
+	}
+	spec := backups[0].Spec
+	if ref := spec.Postgres.ClusterRef; ref == nil || ref.Kind != v1alpha1.ClusterCNPG {
+		t.Errorf("the example names no CloudNativePG cluster: %+v", ref)
+	}
+	if spec.Destination.S3.SSE != v1alpha1.SSEKMS || spec.Destination.S3.KMSKeyID == "" {
+		t.Errorf("the example's bucket is not KMS-encrypted: %+v", spec.Destination.S3)
+	}
+	if spec.Notify == nil || spec.Notify.Webhook == nil {
+		t.Fatal("the example shows no webhook")
+	}
+	if _, ok := secrets[spec.Notify.Webhook.URLSecretRef.Name].StringData[spec.Notify.Webhook.URLSecretRef.Key]; !ok {
+		t.Error("the webhook's Secret key is not in the example")
+	}
+	creds := spec.Destination.S3.CredentialsSecretRef
+	for _, key := range []string{builder.KeyAccessKeyID, builder.KeySecretAccessKey} {
+		if creds == nil || secrets[creds.Name].StringData[key] == "" {
+			t.Errorf("credentialsSecretRef: no key %s in the example", key)
+		}
+	}
+	createOnAPIServer(t, objs)
+}
+
+// decodeExample decodes an example file strictly: its Secrets by name, its
+// PostgresBackups, and every object for the API server. Any other kind is
+// an error.
+func decodeExample(t *testing.T, path string) (map[string]corev1.Secret, []v1alpha1.PostgresBackup, []*unstructured.Unstructured) {
+	t.Helper()
+	secrets := map[string]corev1.Secret{}
+	var backups []v1alpha1.PostgresBackup
+	var objs []*unstructured.Unstructured
+	for _, doc := range documents(t, path) {
+		u := &unstructured.Unstructured{}
+		if err := u.UnmarshalJSON(doc); err != nil {
+			t.Fatal(err)
+		}
+		objs = append(objs, u)
+		switch u.GroupVersionKind() {
+		case corev1.SchemeGroupVersion.WithKind("Secret"):
+			var s corev1.Secret
+			if err := yaml.UnmarshalStrict(doc, &s); err != nil {
+				t.Fatalf("Secret: %v", err)
+			}
+			secrets[s.Name] = s
+		case v1alpha1.GroupVersion.WithKind("PostgresBackup"):
+			var pb v1alpha1.PostgresBackup
+			if err := yaml.UnmarshalStrict(doc, &pb); err != nil {
+				t.Fatalf("PostgresBackup does not decode strictly into the API types: %v", err)
+			}
+			backups = append(backups, pb)
+		default:
+			t.Errorf("%s: unexpected %s", path, u.GroupVersionKind())
+		}
+	}
+	return secrets, backups, objs
 }

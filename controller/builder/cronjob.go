@@ -83,6 +83,9 @@ type Options struct {
 	// the major of the last backed-up server. DefaultVerifyImageTemplate
 	// when empty.
 	VerifyImageTemplate string
+	// Cluster is what the reconciler read of the resource's clusterRef,
+	// if any (set per build, not per controller).
+	Cluster ClusterFacts
 }
 
 // Labels are the labels of every object built for pb.
@@ -234,7 +237,7 @@ func podTemplate(pb *v1alpha1.PostgresBackup, opts Options) corev1.PodTemplateSp
 	if claim := SpoolClaimName(pb); claim != "" {
 		spool = corev1.VolumeSource{PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: claim}}
 	}
-	files := postgresTLS(pb)
+	files := postgresTLS(pb, opts.Cluster)
 	files.add(s3TLS(pb))
 	return corev1.PodTemplateSpec{
 		ObjectMeta: podMeta(pb, o, Labels(pb)),
@@ -261,7 +264,7 @@ func podTemplate(pb *v1alpha1.PostgresBackup, opts Options) corev1.PodTemplateSp
 				Image:                    opts.AgentImage,
 				ImagePullPolicy:          corev1.PullIfNotPresent,
 				Args:                     []string{"backup"},
-				Env:                      mergeEnv(append(agentEnv(pb), files.env...), o.Env),
+				Env:                      mergeEnv(append(agentEnv(pb, opts.Cluster), files.env...), o.Env),
 				Resources:                resources(pb.Spec.Resources),
 				TerminationMessagePath:   TerminationLog,
 				TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
@@ -296,7 +299,7 @@ func Destination(pb *v1alpha1.PostgresBackup) string {
 
 // agentEnv configures the agent: its flags as PGBACKUP_* variables, libpq's
 // and the AWS SDK's variables. Secrets are referenced, never read.
-func agentEnv(pb *v1alpha1.PostgresBackup) []corev1.EnvVar {
+func agentEnv(pb *v1alpha1.PostgresBackup, cluster ClusterFacts) []corev1.EnvVar {
 	spec := &pb.Spec
 	env := []corev1.EnvVar{{Name: "PGBACKUP_DESTINATION", Value: Destination(pb)}}
 	add := func(name, value string) {
@@ -334,14 +337,18 @@ func agentEnv(pb *v1alpha1.PostgresBackup) []corev1.EnvVar {
 	add("PGBACKUP_SPOOL_DIR", SpoolDir)
 	add("PGBACKUP_TERMINATION_LOG", TerminationLog)
 
-	pg := &spec.Postgres
-	add("PGHOST", pg.Host)
-	if pg.Port != 0 {
-		add("PGPORT", strconv.Itoa(int(pg.Port)))
+	conn := resolveConnection(pb, cluster)
+	add("PGHOST", strings.Join(conn.hosts, ","))
+	if conn.port != 0 {
+		add("PGPORT", strconv.Itoa(int(conn.port)))
 	}
-	add("PGUSER", pg.User)
-	add("PGSSLMODE", string(pg.SSLMode))
-	if ref := pg.PasswordSecretRef; ref != nil {
+	add("PGTARGETSESSIONATTRS", conn.targetAttrs)
+	add("PGUSER", conn.user)
+	if ref := conn.userFrom; ref != nil {
+		env = append(env, secretEnv("PGUSER", ref.Name, ref.Key, false))
+	}
+	add("PGSSLMODE", string(conn.sslMode))
+	if ref := conn.passwordFrom; ref != nil {
 		env = append(env, secretEnv("PGPASSWORD", ref.Name, ref.Key, false))
 	}
 	env = append(env, notifyEnv(pb)...)

@@ -55,13 +55,13 @@ func certificate(volume, dir, variable string, ref *v1alpha1.CertificateRef) mou
 }
 
 // postgresTLS is what verified TLS to PostgreSQL needs in the backup pod:
-// the CA as PGSSLROOTCERT, and the client certificate and key as PGSSLCERT
+// the CA (given, or a CloudNativePG cluster's) as PGSSLROOTCERT, and the client certificate and key as PGSSLCERT
 // and PGSSLKEY. The key is mode 0440: root owns a Secret volume's files
 // and fsGroup makes them the agent's group, which libpq accepts (the
 // agent also copies a key libpq would refuse to a private file).
-func postgresTLS(pb *v1alpha1.PostgresBackup) mountedFiles {
+func postgresTLS(pb *v1alpha1.PostgresBackup, cluster ClusterFacts) mountedFiles {
 	pg := &pb.Spec.Postgres
-	m := certificate("postgres-ca", PostgresCADir, "PGSSLROOTCERT", pg.SSLRootCertRef)
+	m := certificate("postgres-ca", PostgresCADir, "PGSSLROOTCERT", resolveConnection(pb, cluster).rootCert)
 	if ref := pg.SSLClientCertSecretRef; ref != nil {
 		m.add(mountedFiles{
 			volumes: []corev1.Volume{{Name: "postgres-client-cert", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{

@@ -113,7 +113,25 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (res ctrl.
 	if applyErr != nil {
 		return ctrl.Result{}, applyErr // the retry's backoff replaces any requeue
 	}
-	return ctrl.Result{RequeueAfter: folded.RequeueAfter}, nil
+	requeue := folded.RequeueAfter
+	if clusterPending(ready) && (requeue == 0 || requeue > clusterRecheck) {
+		// Nothing watches the operator's cluster: look again later.
+		requeue = clusterRecheck
+	}
+	return ctrl.Result{RequeueAfter: requeue}, nil
+}
+
+// clusterRecheck is how often a reference to a cluster that is missing or
+// unfit is looked at again.
+const clusterRecheck = time.Minute
+
+// clusterPending says whether Ready is False because of the clusterRef.
+func clusterPending(v verdict) bool {
+	switch v.reason {
+	case v1alpha1.ReasonClusterNotFound, v1alpha1.ReasonClusterUnreadable, v1alpha1.ReasonClusterMisfit:
+		return !v.ok
+	}
+	return false
 }
 
 func (r *Reconciler) now() time.Time {
@@ -185,7 +203,13 @@ func (r *Reconciler) applyChildren(ctx context.Context, pb *v1alpha1.PostgresBac
 			}
 		}
 	}
-	cj := builder.CronJob(pb, r.Options)
+	facts, clusterVerdict, clusterErr := r.readCluster(ctx, pb)
+	if clusterErr != nil {
+		errs = append(errs, clusterErr)
+	}
+	opts := r.Options
+	opts.Cluster = facts
+	cj := builder.CronJob(pb, opts)
 	if err := r.apply(ctx, cj); err != nil {
 		msg := fmt.Sprintf("apply CronJob %s: %v", cj.Name, err)
 		if claimFailed != "" {
@@ -198,11 +222,15 @@ func (r *Reconciler) applyChildren(ctx context.Context, pb *v1alpha1.PostgresBac
 		return verdict{reason: v1alpha1.ReasonClaimApplyFailed, message: claimFailed + " (the CronJob " + cj.Name + " is up to date)"},
 			errors.Join(errs...)
 	}
+	if !clusterVerdict.ok {
+		clusterVerdict.message += " (the CronJob " + cj.Name + " is applied by the operator's conventions)"
+		return clusterVerdict, errors.Join(errs...)
+	}
 	v, err := r.checkClaim(ctx, pb)
 	if v.ok {
 		v.message = "CronJob " + cj.Name + " is up to date" + v.message
 	}
-	return v, err
+	return v, errors.Join(append(errs, err)...)
 }
 
 // applyVerify makes the verification CronJob follow spec.verify: applied

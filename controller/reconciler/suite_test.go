@@ -51,7 +51,11 @@ func runSuite(m *testing.M) int {
 	}
 	ctrl.SetLogger(zap.New(zap.WriteTo(os.Stderr), zap.Level(logLevel())))
 	env := &envtest.Environment{
-		CRDDirectoryPaths:     []string{filepath.Join("..", "..", "charts", "pgbackup", "generated", "crds")},
+		CRDDirectoryPaths: []string{
+			filepath.Join("..", "..", "charts", "pgbackup", "generated", "crds"),
+			// The operators a clusterRef can name (reduced schemas, test/crds).
+			filepath.Join("..", "..", "test", "crds"),
+		},
 		ErrorIfCRDPathMissing: true,
 	}
 	var err error

@@ -339,14 +339,36 @@ type VerifyCheck struct {
 
 // PostgresSpec says how to reach PostgreSQL, and what to dump.
 // +kubebuilder:validation:XValidation:rule="!has(self.excludeDatabases) || !has(self.databases) || self.excludeDatabases.all(d, !(d in self.databases))",message="a database is in both databases and excludeDatabases; name it in one of them"
+// +kubebuilder:validation:XValidation:rule="has(self.host) != has(self.clusterRef)",message="set exactly one of host and clusterRef"
+// +kubebuilder:validation:XValidation:rule="has(self.clusterRef) || has(self.user)",message="user is required with host"
+// +kubebuilder:validation:XValidation:rule="!has(self.clusterRef) || (!has(self.user) && !has(self.passwordSecretRef))",message="with clusterRef, the user and password come from the cluster's credentials Secret: leave user and passwordSecretRef unset"
+// +kubebuilder:validation:XValidation:rule="!has(self.target) || has(self.clusterRef)",message="target needs clusterRef (with host, name the server to dump)"
 // +kubebuilder:validation:XValidation:rule="!has(self.sslRootCertRef) || (has(self.sslMode) && self.sslMode in ['verify-ca', 'verify-full'])",message="sslRootCertRef needs sslMode verify-ca or verify-full (other modes do not check the certificate)"
 // +kubebuilder:validation:XValidation:rule="!has(self.sslClientCertSecretRef) || !has(self.sslMode) || self.sslMode != 'disable'",message="sslClientCertSecretRef needs TLS: sslMode must not be disable"
 type PostgresSpec struct {
-	// host is the server's host name or address.
-	// +required
+	// host is the server's host name or address. Set host, or clusterRef.
+	// +optional
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=253
-	Host string `json:"host"`
+	Host string `json:"host,omitempty"`
+
+	// clusterRef backs up a cluster of a PostgreSQL operator in the same
+	// namespace, reached by that operator's conventions: its services for
+	// host (by target), its credentials Secret for user and password,
+	// and, for CloudNativePG, its CA for verify-full. Set host, or
+	// clusterRef.
+	// +optional
+	ClusterRef *ClusterRef `json:"clusterRef,omitempty"`
+
+	// target is which server of a clusterRef's cluster is dumped:
+	// primary (the default), standby (a replica; the run fails when none
+	// is ready), or prefer-standby (a replica when one answers, else the
+	// primary). Dumping from a standby keeps the load off the primary;
+	// the run warns when the standby lacks hot_standby_feedback, without
+	// which recovery may cancel a long dump.
+	// +optional
+	// +kubebuilder:validation:Enum=primary;prefer-standby;standby
+	Target ClusterTarget `json:"target,omitempty"`
 
 	// port is the server's port.
 	// +optional
@@ -355,11 +377,12 @@ type PostgresSpec struct {
 	// +kubebuilder:validation:Maximum=65535
 	Port int32 `json:"port,omitempty"`
 
-	// user is the role the agent logs in as.
-	// +required
+	// user is the role the agent logs in as. Required with host; with
+	// clusterRef it comes from the cluster's credentials Secret.
+	// +optional
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=63
-	User string `json:"user"`
+	User string `json:"user,omitempty"`
 
 	// databases to dump; every connectable non-template database when empty.
 	// +optional
@@ -434,6 +457,61 @@ type PostgresSpec struct {
 	// with mode 0640, as PGSSLCERT and PGSSLKEY.
 	// +optional
 	SSLClientCertSecretRef *SecretRef `json:"sslClientCertSecretRef,omitempty"`
+}
+
+// ClusterKind is the kind of an operator's PostgreSQL cluster resource.
+// +kubebuilder:validation:Enum=Cluster;postgresql
+type ClusterKind string
+
+// The clusters a clusterRef can name.
+const (
+	// ClusterCNPG is CloudNativePG's Cluster (postgresql.cnpg.io/v1).
+	ClusterCNPG ClusterKind = "Cluster"
+	// ClusterZalando is the Zalando operator's postgresql (acid.zalan.do/v1).
+	ClusterZalando ClusterKind = "postgresql"
+)
+
+// ClusterTarget is which server of a cluster is dumped.
+type ClusterTarget string
+
+// The targets.
+const (
+	TargetPrimary       ClusterTarget = "primary"
+	TargetPreferStandby ClusterTarget = "prefer-standby"
+	TargetStandby       ClusterTarget = "standby"
+)
+
+// ClusterRef names a PostgreSQL cluster managed by an operator.
+// +kubebuilder:validation:XValidation:rule="!has(self.credentials) || self.kind == 'Cluster'",message="credentials is for kind Cluster (CloudNativePG); for postgresql (Zalando) set user"
+// +kubebuilder:validation:XValidation:rule="!has(self.user) || self.kind == 'postgresql'",message="user is for kind postgresql (Zalando); for Cluster (CloudNativePG) set credentials"
+type ClusterRef struct {
+	// kind is Cluster for CloudNativePG (postgresql.cnpg.io/v1) or
+	// postgresql for the Zalando operator (acid.zalan.do/v1).
+	// +required
+	Kind ClusterKind `json:"kind"`
+
+	// name of the cluster, in the resource's namespace.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	Name string `json:"name"`
+
+	// credentials, for CloudNativePG: app (the default; the Secret
+	// <name>-app, the application's owner) or superuser (<name>-superuser,
+	// which exists when the Cluster sets enableSuperuserAccess; needed to
+	// dump roles and every database).
+	// +optional
+	// +kubebuilder:validation:Enum=app;superuser
+	Credentials string `json:"credentials,omitempty"`
+
+	// user, for Zalando: whose credentials Secret
+	// (<user>.<name>.credentials.postgresql.acid.zalan.do) the agent logs
+	// in with; postgres, the superuser, when unset.
+	// +optional
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-_a-z0-9]*[a-z0-9])?$`
+	User string `json:"user,omitempty"`
 }
 
 // CertificateRef is a PEM file in a key of a Secret or of a ConfigMap of
@@ -944,6 +1022,14 @@ const (
 	ReasonClaimApplyFailed   = "ClaimApplyFailed"
 	ReasonClaimMissing       = "ClaimMissing"
 	ReasonClaimLost          = "ClaimLost"
+	// ClusterNotFound: the clusterRef's cluster (or its operator's CRD)
+	// does not exist; ClusterUnreadable: the controller may not read it;
+	// ClusterMisfit: it exists but cannot serve the reference as set
+	// (superuser credentials the cluster does not enable, a Zalando user
+	// it does not have). The CronJob is still applied, by convention.
+	ReasonClusterNotFound   = "ClusterNotFound"
+	ReasonClusterUnreadable = "ClusterUnreadable"
+	ReasonClusterMisfit     = "ClusterMisfit"
 
 	// LastBackupSucceeded and BackupStale.
 	ReasonNoBackupYet    = "NoBackupYet"
