@@ -126,11 +126,14 @@ func (r *run) applyRetention(ctx context.Context, log logr.Logger) {
 	for _, id := range rep.Invalid {
 		r.res.Warnings = append(r.res.Warnings, "retention: backup "+id+" has a manifest that does not validate; kept, check it")
 	}
+	for _, id := range rep.Locked {
+		r.res.Warnings = append(r.res.Warnings, "retention: backup "+id+" is under S3 Object Lock; kept until the lock ends, deleted by a later run")
+	}
 	if err != nil {
 		log.Error(err, "Retention failed; the backup is complete and nothing it protects was deleted")
 		r.res.Warnings = append(r.res.Warnings, "retention failed: "+err.Error())
 		return
 	}
-	log.Info("Retention applied", "kept", len(rep.Kept), "deleted", len(rep.Deleted), "invalid", len(rep.Invalid),
+	log.Info("Retention applied", "kept", len(rep.Kept), "deleted", len(rep.Deleted), "invalid", len(rep.Invalid), "locked", len(rep.Locked),
 		"sweptIncomplete", len(rep.Orphans), "abortedUploads", len(rep.AbortedUploads))
 }

@@ -2,6 +2,7 @@ package retention
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -54,6 +55,12 @@ type Report struct {
 	Orphans []string
 	// AbortedUploads are keys of multipart uploads that were aborted.
 	AbortedUploads []string
+	// Locked are ids of backups (complete, or incomplete leftovers) that
+	// were due for deletion but are under S3 Object Lock: the bucket keeps
+	// them until the lock ends, and the next run tries again. A warning,
+	// never a failure. A complete backup stays whole: its manifest, written
+	// last, is locked at least as long as its data.
+	Locked []string
 }
 
 // Apply enforces the policy under the repository's prefix and sweeps
@@ -105,13 +112,20 @@ func Apply(ctx context.Context, log logr.Logger, r repo.Repo, p Policy, o Option
 			rep.Kept = append(rep.Kept, d)
 			continue
 		}
-		rep.Deleted = append(rep.Deleted, d)
 		if o.DryRun {
+			rep.Deleted = append(rep.Deleted, d)
 			continue
 		}
 		if err := deleteBackup(ctx, r, byID[d.ID]); err != nil {
+			if errors.Is(err, storage.ErrObjectLocked) {
+				// The bucket keeps it (Object Lock): retained, not failed.
+				rep.Locked = append(rep.Locked, d.ID)
+				log.Info("Backup kept: it is under S3 Object Lock (warning)", "backupId", d.ID, "error", err.Error())
+				continue
+			}
 			return rep, err
 		}
+		rep.Deleted = append(rep.Deleted, d)
 		log.Info("Deleted backup by retention", "backupId", d.ID, "started", d.Started.UTC().Format(time.RFC3339))
 	}
 	return rep, sweep(ctx, log, r, entries, now, o, &rep)
@@ -256,13 +270,19 @@ func sweep(ctx context.Context, log logr.Logger, r repo.Repo, entries []repo.Ent
 		if e.Complete || !stale(e.ID) {
 			continue
 		}
-		rep.Orphans = append(rep.Orphans, e.ID)
 		if o.DryRun {
+			rep.Orphans = append(rep.Orphans, e.ID)
 			continue
 		}
 		if err := r.Store.Delete(ctx, keys(e.Objects)...); err != nil {
+			if errors.Is(err, storage.ErrObjectLocked) {
+				rep.Locked = append(rep.Locked, e.ID)
+				log.Info("Incomplete backup kept: it is under S3 Object Lock (warning)", "backupId", e.ID, "error", err.Error())
+				continue
+			}
 			return fmt.Errorf("sweep incomplete backup %s: %w", e.ID, err)
 		}
+		rep.Orphans = append(rep.Orphans, e.ID)
 		log.Info("Swept an incomplete backup (no manifest)", "backupId", e.ID, "objects", len(e.Objects))
 	}
 	for _, u := range ours {

@@ -373,3 +373,45 @@ func TestSweepOnlyTouchesStaleIDsOfItsOwnPrefix(t *testing.T) {
 		}
 	}
 }
+
+// Object Lock: a backup the bucket refuses to delete is kept whole and
+// reported as locked, the others are deleted, and nothing fails. A locked
+// leftover of a failed run is kept and reported too.
+func TestRetentionKeepsWhatObjectLockKeeps(t *testing.T) {
+	c := &clock{t: time.Date(2026, 11, 28, 3, 0, 0, 0, time.UTC)}
+	s := newStore(c)
+	for _, id := range []string{"20261125T010000Z", "20261126T010000Z", "20261127T010000Z", "20261128T010000Z"} {
+		completeBackup(t, s, id)
+	}
+	store(t, s, "pg/20261124T020000Z/db/app.dump", "a failed run's object")
+	// Default retention locks each object from its creation: the oldest
+	// backup and the leftover are still locked, the next one no longer.
+	s.Locked = func(key string) bool {
+		return strings.HasPrefix(key, "pg/20261125T010000Z/") || strings.HasPrefix(key, "pg/20261124T020000Z/")
+	}
+	c.t = c.t.Add(48 * time.Hour)
+	r := repo.Repo{Store: s, Prefix: "pg"}
+	rep, err := Apply(context.Background(), testr.New(t), r, Policy{KeepLast: 2}, opts(c, false))
+	if err != nil {
+		t.Fatalf("Apply: %v (a lock is not a failure)", err)
+	}
+	if strings.Join(rep.Locked, " ") != "20261125T010000Z 20261124T020000Z" {
+		t.Errorf("locked %q, want the oldest backup and the leftover", rep.Locked)
+	}
+	if len(rep.Deleted) != 1 || rep.Deleted[0].ID != "20261126T010000Z" || len(rep.Orphans) != 0 {
+		t.Errorf("deleted %+v, orphans %q: want only 20261126T010000Z deleted", rep.Deleted, rep.Orphans)
+	}
+	// The locked backup is still whole: it lists, with its manifest.
+	entries, err := r.Scan(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if e.ID == "20261125T010000Z" && !e.Complete {
+			t.Errorf("the locked backup lost its manifest: %+v", e)
+		}
+	}
+	if keys := allKeys(t, s); !strings.Contains(keys, "pg/20261125T010000Z/manifest.json") || !strings.Contains(keys, "pg/20261125T010000Z/db/app.dump") {
+		t.Errorf("the locked backup is not whole: %s", keys)
+	}
+}

@@ -59,6 +59,9 @@ func classifyError(op, bucket, key, endpoint string, err error) error {
 	if errors.Is(err, context.Canceled) {
 		return fmt.Errorf("s3 %s %s: %w", op, where, err)
 	}
+	if isLockRefusal(err) {
+		return result.Wrap(result.ReasonStorageFailed, &LockedError{Bucket: bucket, Keys: []string{key}})
+	}
 	var apiErr smithy.APIError
 	if errors.As(err, &apiErr) {
 		code := apiErr.ErrorCode()

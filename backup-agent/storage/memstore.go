@@ -42,6 +42,9 @@ type MemStore struct {
 	// Now is the store's clock (object times, ServerTime); time.Now when
 	// nil. Tests set it to play a server whose clock differs from theirs.
 	Now func() time.Time
+	// Locked, when set, plays S3 Object Lock: Delete leaves the keys it
+	// reports locked and returns a LockedError for them.
+	Locked func(key string) bool
 
 	partsOnce sync.Once
 	parts     *memPool
@@ -206,8 +209,16 @@ func (m *MemStore) Delete(ctx context.Context, keys ...string) error {
 		return err
 	}
 	defer m.mu.Unlock()
+	var locked []string
 	for _, k := range keys {
+		if _, ok := m.objects[k]; ok && m.Locked != nil && m.Locked(k) {
+			locked = append(locked, k)
+			continue
+		}
 		delete(m.objects, k)
+	}
+	if len(locked) > 0 {
+		return result.Wrap(result.ReasonStorageFailed, &LockedError{Bucket: "memory", Keys: locked})
 	}
 	return nil
 }

@@ -253,6 +253,12 @@ func (s *S3Store) PutIfAbsent(ctx context.Context, key string, body []byte, cont
 		if isCode(err, "PreconditionFailed") || isStatus(err, http.StatusPreconditionFailed) {
 			return fmt.Errorf("put s3://%s/%s: %w", s.bucket, key, ErrExists)
 		}
+		// A bucket with Object Lock but no versioning (versitygw allows
+		// one) refuses to replace a locked object before it evaluates
+		// If-None-Match: the key exists.
+		if isLockRefusal(err) {
+			return fmt.Errorf("put s3://%s/%s (refused under Object Lock): %w", s.bucket, key, ErrExists)
+		}
 		return s.classify(opPut, key, err)
 	}
 	return nil
@@ -509,30 +515,47 @@ func dirPrefix(prefix string) string {
 // Delete deletes keys with DeleteObjects, 1000 at a time (the most S3
 // takes in one request). S3 reports missing keys as deleted.
 func (s *S3Store) Delete(ctx context.Context, keys ...string) error {
-	for len(keys) > 0 {
-		batch := keys[:min(len(keys), deleteBatch)]
-		keys = keys[len(batch):]
-		ids := make([]types.ObjectIdentifier, len(batch))
-		for i := range batch {
-			ids[i] = types.ObjectIdentifier{Key: &batch[i]}
-		}
+	ids := make([]types.ObjectIdentifier, len(keys))
+	for i := range keys {
+		ids[i] = types.ObjectIdentifier{Key: &keys[i]}
+	}
+	return s.deleteIdentifiers(ctx, ids)
+}
+
+// deleteIdentifiers deletes objects (or versions of objects) with
+// DeleteObjects, in batches. Objects under Object Lock make a LockedError
+// when nothing else failed.
+func (s *S3Store) deleteIdentifiers(ctx context.Context, ids []types.ObjectIdentifier) error {
+	for len(ids) > 0 {
+		batch := ids[:min(len(ids), deleteBatch)]
+		ids = ids[len(batch):]
 		out, err := s.client.DeleteObjects(ctx, &s3.DeleteObjectsInput{
 			Bucket: &s.bucket,
-			Delete: &types.Delete{Objects: ids, Quiet: aws.Bool(true)},
+			Delete: &types.Delete{Objects: batch, Quiet: aws.Bool(true)},
 		}, s3.WithAPIOptions(addContentMD5))
 		if err != nil {
-			return s.classify(opDelete, batch[0], err)
+			return s.classify(opDelete, aws.ToString(batch[0].Key), err)
 		}
-		var errs []error
+		var errs, locked []string
 		for _, e := range out.Errors {
-			if aws.ToString(e.Code) == "NoSuchKey" {
-				continue
+			name := aws.ToString(e.Key)
+			if v := aws.ToString(e.VersionId); v != "" {
+				name += "?versionId=" + v
 			}
-			errs = append(errs, fmt.Errorf("%s: %s", aws.ToString(e.Key), aws.ToString(e.Code)))
+			switch code := aws.ToString(e.Code); {
+			case code == "NoSuchKey" || code == "NoSuchVersion":
+			case code == "AccessDenied" && lockMessage(aws.ToString(e.Message)):
+				locked = append(locked, name)
+			default:
+				errs = append(errs, name+": "+code)
+			}
 		}
 		if len(errs) > 0 {
-			return result.Errorf(result.ReasonStorageFailed, "delete %d of %d objects in s3://%s failed, first %w",
-				len(errs), len(batch), s.bucket, errs[0])
+			return result.Errorf(result.ReasonStorageFailed, "delete %d of %d objects in s3://%s failed, first %s",
+				len(errs)+len(locked), len(batch), s.bucket, errs[0])
+		}
+		if len(locked) > 0 {
+			return result.Wrap(result.ReasonStorageFailed, &LockedError{Bucket: s.bucket, Keys: locked})
 		}
 	}
 	return nil
@@ -597,6 +620,33 @@ func isNotFound(err error) bool {
 	var nsk *types.NoSuchKey
 	var nf *types.NotFound
 	return errors.As(err, &nsk) || errors.As(err, &nf) || isCode(err, "NoSuchKey")
+}
+
+// LockedError names the objects a delete left because they are under
+// Object Lock; it matches ErrObjectLocked.
+type LockedError struct {
+	Bucket string
+	Keys   []string
+}
+
+func (e *LockedError) Error() string {
+	return fmt.Sprintf("%d object(s) in s3://%s, first %s, %v", len(e.Keys), e.Bucket, e.Keys[0], ErrObjectLocked)
+}
+
+// Is makes errors.Is(err, ErrObjectLocked) true.
+func (e *LockedError) Is(target error) bool { return target == ErrObjectLocked }
+
+// lockMessage says whether an AccessDenied's message blames Object Lock
+// (AWS and versitygw: "Access Denied because object protected by object
+// lock.").
+func lockMessage(msg string) bool {
+	return strings.Contains(strings.ToLower(msg), "object lock")
+}
+
+// isLockRefusal says whether a request was refused because of Object Lock.
+func isLockRefusal(err error) bool {
+	var apiErr smithy.APIError
+	return errors.As(err, &apiErr) && apiErr.ErrorCode() == "AccessDenied" && lockMessage(apiErr.ErrorMessage())
 }
 
 func isCode(err error, code string) bool {

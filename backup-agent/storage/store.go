@@ -37,7 +37,9 @@ type Store interface {
 	// "backups-old/". An error from fn stops the listing and is returned.
 	ListPrefixes(ctx context.Context, prefix string, fn func(string) error) error
 	// Delete deletes keys, in batches as the store requires. Keys that do not
-	// exist are not an error.
+	// exist are not an error. Keys under Object Lock give an error matching
+	// ErrObjectLocked (when every failure is a lock). In a versioned bucket
+	// a delete makes a delete marker: the data stays as a noncurrent version.
 	Delete(ctx context.Context, keys ...string) error
 	// Uploads lists the multipart uploads still open under prefix, such as
 	// those a killed agent left behind, in key order.
@@ -86,6 +88,11 @@ var (
 	// ErrExists means PutIfAbsent found the key taken. It is not classified
 	// either.
 	ErrExists = errors.New("object already exists")
+	// ErrObjectLocked means Delete was refused because the objects are
+	// under S3 Object Lock (a retention period or a legal hold): they stay
+	// until it ends. Retention reports such backups as kept, never as a
+	// failure. Classified StorageFailed.
+	ErrObjectLocked = errors.New("under S3 Object Lock (retention or legal hold): it cannot be deleted before the lock ends")
 )
 
 // UploadOption tunes one call of [Store.Upload].

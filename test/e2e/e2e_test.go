@@ -76,6 +76,8 @@ func runMain(m *testing.M) int {
 // pod-deleted: the agent pod deleted mid-upload aborts its upload and the
 // status shows the failure. verify-succeeds, verify-fails: a restore
 // verification (verify_test.go) with a passing and a failing check.
+// cluster-ref: a CloudNativePG-shaped cluster by clusterRef, over
+// verify-full with a client certificate (clusterref_test.go).
 func TestBackups(t *testing.T) {
 	t.Run("scheduled", func(t *testing.T) {
 		t.Parallel()
@@ -100,6 +102,10 @@ func TestBackups(t *testing.T) {
 	t.Run("verify-fails", func(t *testing.T) {
 		t.Parallel()
 		testVerifyFails(t)
+	})
+	t.Run("cluster-ref", func(t *testing.T) {
+		t.Parallel()
+		testClusterRef(t)
 	})
 }
 
