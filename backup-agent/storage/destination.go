@@ -35,6 +35,7 @@ func (d *Destination) AddFlags(fs *pflag.FlagSet, help string) {
 		"how long one S3 request waits for its answer before it is retried (5 tries); an endpoint that accepts connections but never answers fails the run after about 5 times this")
 	fs.StringVar(&d.Objects.SSE, "s3-sse", d.Objects.SSE, "server-side encryption of every object written: AES256 (keys managed by S3) or aws:kms (default: the bucket's)")
 	fs.StringVar(&d.Objects.KMSKeyID, "s3-sse-kms-key-id", d.Objects.KMSKeyID, "KMS key id, alias or ARN for --s3-sse aws:kms (default: the account's key for S3)")
+	fs.StringVar(&d.Objects.Checksum, "s3-checksum", ChecksumAuto, "how S3 verifies what it stores: sha256 (x-amz-checksum-sha256 on every object and part, kept with the object), md5 (Content-MD5, verified, not kept), or auto (sha256, falling back to md5 when the server refuses it)")
 	fs.StringVar(&d.Objects.StorageClass, "s3-storage-class", d.Objects.StorageClass, "storage class of every object written, such as STANDARD_IA or GLACIER_IR (default: the bucket's; GLACIER and DEEP_ARCHIVE are refused: backups must be readable at once)")
 }
 

@@ -34,7 +34,20 @@ type ObjectSettings struct {
 	// INTELLIGENT_TIERING, GLACIER_IR, or a class of an S3-compatible
 	// store); "" is the bucket's default, STANDARD on AWS.
 	StorageClass string
+	// Checksum is how the server is asked to verify what it stores:
+	// ChecksumSHA256 (x-amz-checksum-sha256 on every object and part,
+	// stored with the object), ChecksumMD5 (Content-MD5 only, verified but
+	// not stored), or ChecksumAuto ("" too): SHA-256, falling back to MD5
+	// for the rest of the run when the server refuses it.
+	Checksum string
 }
+
+// The values of ObjectSettings.Checksum.
+const (
+	ChecksumAuto   = "auto"
+	ChecksumSHA256 = "sha256"
+	ChecksumMD5    = "md5"
+)
 
 var storageClassName = regexp.MustCompile(`^[A-Z][A-Z0-9_]{0,63}$`)
 
@@ -48,6 +61,11 @@ func (o ObjectSettings) Validate() error {
 	}
 	if o.KMSKeyID != "" && o.SSE != SSEKMS {
 		return result.Errorf(result.ReasonConfigInvalid, "--s3-sse-kms-key-id needs --s3-sse %s", SSEKMS)
+	}
+	switch o.Checksum {
+	case "", ChecksumAuto, ChecksumSHA256, ChecksumMD5:
+	default:
+		return result.Errorf(result.ReasonConfigInvalid, "--s3-checksum %q: use auto, sha256 or md5", o.Checksum)
 	}
 	switch {
 	case o.StorageClass == "":

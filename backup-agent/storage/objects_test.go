@@ -27,6 +27,10 @@ func TestObjectSettingsValidate(t *testing.T) {
 		{storage.ObjectSettings{StorageClass: "DEEP_ARCHIVE"}, "cannot be read without a restore request"},
 		{storage.ObjectSettings{StorageClass: "standard_ia"}, "written in capitals"},
 		{storage.ObjectSettings{StorageClass: "STANDARD IA"}, "written in capitals"},
+		{storage.ObjectSettings{Checksum: "sha256"}, ""},
+		{storage.ObjectSettings{Checksum: "md5"}, ""},
+		{storage.ObjectSettings{Checksum: "auto"}, ""},
+		{storage.ObjectSettings{Checksum: "crc32"}, `--s3-checksum "crc32": use auto, sha256 or md5`},
 	}
 	for _, tt := range tests {
 		err := tt.o.Validate()
@@ -94,4 +98,47 @@ func TestS3StoreObjectSettings(t *testing.T) {
 			t.Errorf("a store without settings sent %v", r.Header)
 		}
 	}
+}
+
+// A server that refuses x-amz-checksum-sha256 (400 InvalidArgument, as
+// stores that predate the checksums answer) gets the request again with
+// Content-MD5 under --s3-checksum auto, and Content-MD5 from then on;
+// --s3-checksum sha256 insists and fails.
+func TestS3ChecksumFallback(t *testing.T) {
+	skipShort(t)
+	srv := fixtures.StartS3(t)
+	t.Run("auto falls back", func(t *testing.T) {
+		s, p, bucket := proxiedStore(t, srv, storage.Config{PartSize: storage.MinPartSize})
+		p.Fail(fixtures.S3OpPutObject, "claim", 1, 400, "InvalidArgument")
+		if err := s.PutIfAbsent(t.Context(), "p/1/claim.json", []byte(`{}`), "application/json"); err != nil {
+			t.Fatalf("PutIfAbsent: %v, want it retried with Content-MD5", err)
+		}
+		large := randomData(t, 12<<20)
+		if _, err := s.Upload(t.Context(), "p/1/db/large.dump", bytes.NewReader(large)); err != nil {
+			t.Fatal(err)
+		}
+		puts := p.Requests(fixtures.S3OpPutObject)
+		if len(puts) != 2 || puts[0].Header.Get("X-Amz-Checksum-Sha256") == "" || puts[1].Header.Get("Content-MD5") == "" || puts[1].Header.Get("X-Amz-Checksum-Sha256") != "" {
+			t.Fatalf("the refused put and its retry: %+v", puts)
+		}
+		for _, r := range append(p.Requests(fixtures.S3OpUploadPart), p.Requests(fixtures.S3OpCreateMultipartUpload)...) {
+			if r.Header.Get("X-Amz-Checksum-Sha256") != "" || r.Header.Get("X-Amz-Checksum-Algorithm") != "" {
+				t.Errorf("%s still asks for SHA-256 after the fallback: %v", r.Key, r.Header)
+			}
+		}
+		for _, r := range p.Requests(fixtures.S3OpUploadPart) {
+			if r.Header.Get("Content-MD5") == "" {
+				t.Errorf("a part of %s has no Content-MD5 after the fallback", r.Key)
+			}
+		}
+		assertObject(t, srv, bucket, "p/1/db/large.dump", large)
+	})
+	t.Run("sha256 insists", func(t *testing.T) {
+		s, p, _ := proxiedStore(t, srv, storage.Config{PartSize: storage.MinPartSize, Objects: storage.ObjectSettings{Checksum: storage.ChecksumSHA256}})
+		p.Fail(fixtures.S3OpPutObject, "claim", 1, 400, "InvalidArgument")
+		err := s.PutIfAbsent(t.Context(), "p/1/claim.json", []byte(`{}`), "application/json")
+		if result.ReasonOf(err) != result.ReasonStorageFailed || p.Count(fixtures.S3OpPutObject) != 1 {
+			t.Fatalf("PutIfAbsent: %v after %d puts; want StorageFailed, no retry", err, p.Count(fixtures.S3OpPutObject))
+		}
+	})
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/md5"
+	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
 	"io"
@@ -43,6 +44,19 @@ func (b partBody) ContentMD5() (string, error) {
 		return contentMD5(b.mem), nil
 	}
 	h := md5.New()
+	if _, err := io.Copy(h, b.Reader()); err != nil {
+		return "", result.Errorf(result.ReasonStorageFailed, "read a spooled part back: %w", err)
+	}
+	return base64.StdEncoding.EncodeToString(h.Sum(nil)), nil
+}
+
+// ChecksumSHA256 is the x-amz-checksum-sha256 header for the data, read
+// like ContentMD5.
+func (b partBody) ChecksumSHA256() (string, error) {
+	if b.file == nil {
+		return checksumSHA256(b.mem), nil
+	}
+	h := sha256.New()
 	if _, err := io.Copy(h, b.Reader()); err != nil {
 		return "", result.Errorf(result.ReasonStorageFailed, "read a spooled part back: %w", err)
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/md5"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
@@ -11,6 +12,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -86,6 +88,10 @@ type S3Store struct {
 	log     logr.Logger
 	// objects are the settings of every object the store writes.
 	objects ObjectSettings
+	// sha256 says whether objects are written with x-amz-checksum-sha256;
+	// checksumAuto lets a refusal turn it off for the store's life.
+	sha256       atomic.Bool
+	checksumAuto bool
 }
 
 var _ Store = (*S3Store)(nil)
@@ -149,7 +155,9 @@ func NewFromAWSConfig(awsCfg aws.Config, cfg Config) (*S3Store, error) {
 	}
 
 	s := &S3Store{bucket: cfg.Bucket, partSize: cfg.partSize(), concurrency: cfg.concurrency(), requestTimeout: cfg.requestTimeout(),
-		parts: newMemPool(cfg.partMemory()), spoolDir: cfg.SpoolDir, log: cfg.Log, objects: cfg.Objects}
+		parts: newMemPool(cfg.partMemory()), spoolDir: cfg.SpoolDir, log: cfg.Log, objects: cfg.Objects,
+		checksumAuto: cfg.Objects.Checksum == "" || cfg.Objects.Checksum == ChecksumAuto}
+	s.sha256.Store(cfg.Objects.Checksum != ChecksumMD5)
 	s.client = s3.NewFromConfig(awsCfg, func(o *s3.Options) {
 		// o.BaseEndpoint already holds an endpoint from the environment or
 		// the shared config, if any.
@@ -238,18 +246,22 @@ func (s *S3Store) ServerTime(ctx context.Context) (time.Time, error) {
 // PutIfAbsent writes body to key with If-None-Match: *, so an existing
 // object (a manifest, say) is never overwritten.
 func (s *S3Store) PutIfAbsent(ctx context.Context, key string, body []byte, contentType string) error {
-	in := &s3.PutObjectInput{
-		Bucket:      &s.bucket,
-		Key:         &key,
-		Body:        bytes.NewReader(body),
-		IfNoneMatch: aws.String("*"),
-		ContentMD5:  aws.String(contentMD5(body)),
-	}
-	if contentType != "" {
-		in.ContentType = &contentType
-	}
-	s.objects.put(in)
-	if _, err := s.client.PutObject(ctx, in); err != nil {
+	err := s.withChecksum(func(sha bool) error {
+		in := &s3.PutObjectInput{
+			Bucket:      &s.bucket,
+			Key:         &key,
+			Body:        bytes.NewReader(body),
+			IfNoneMatch: aws.String("*"),
+		}
+		setChecksum(in, sha, body)
+		if contentType != "" {
+			in.ContentType = &contentType
+		}
+		s.objects.put(in)
+		_, err := s.client.PutObject(ctx, in)
+		return err
+	})
+	if err != nil {
 		if isCode(err, "PreconditionFailed") || isStatus(err, http.StatusPreconditionFailed) {
 			return fmt.Errorf("put s3://%s/%s: %w", s.bucket, key, ErrExists)
 		}
@@ -682,6 +694,63 @@ func addContentMD5(stack *middleware.Stack) error {
 		}), middleware.After)
 }
 
+// withChecksum runs a request that creates an object, with
+// x-amz-checksum-sha256 when the store uses it. Under --s3-checksum auto,
+// a server that refuses such a request as invalid or not implemented
+// (400 InvalidArgument or InvalidRequest, 501) gets it once more with
+// Content-MD5 only, and the store stays with Content-MD5 from then on.
+func (s *S3Store) withChecksum(req func(sha256 bool) error) error {
+	sha := s.sha256.Load()
+	err := req(sha)
+	if err == nil || !sha || !s.checksumAuto || !checksumRefused(err) {
+		return err
+	}
+	if s.sha256.CompareAndSwap(true, false) {
+		s.log.Info("The S3 server refused x-amz-checksum-sha256; writing with Content-MD5 only from now on (set --s3-checksum md5 to skip the attempt)", "error", err.Error())
+	}
+	return req(false)
+}
+
+// checksumRefused says whether a request may have failed for its checksum
+// header: a server that does not know it answers 400 or 501.
+func checksumRefused(err error) bool {
+	return isCode(err, "InvalidArgument") || isCode(err, "InvalidRequest") || isCode(err, "NotImplemented") || isStatus(err, http.StatusNotImplemented)
+}
+
+// setChecksum puts body's checksum into a small PutObject.
+func setChecksum(in *s3.PutObjectInput, sha bool, body []byte) {
+	if sha {
+		in.ChecksumAlgorithm, in.ChecksumSHA256 = types.ChecksumAlgorithmSha256, aws.String(checksumSHA256(body))
+		return
+	}
+	in.ContentMD5 = aws.String(contentMD5(body))
+}
+
+// setPartChecksum sets a part's (or a single put's) checksum fields:
+// x-amz-checksum-sha256 when sha, else Content-MD5.
+func setPartChecksum(md5Field, shaField **string, alg *types.ChecksumAlgorithm, sha bool, body partBody) error {
+	if sha {
+		sum, err := body.ChecksumSHA256()
+		if err != nil {
+			return err
+		}
+		*shaField, *alg = aws.String(sum), types.ChecksumAlgorithmSha256
+		return nil
+	}
+	sum, err := body.ContentMD5()
+	if err != nil {
+		return err
+	}
+	*md5Field = aws.String(sum)
+	return nil
+}
+
+// checksumSHA256 is the x-amz-checksum-sha256 header for b.
+func checksumSHA256(b []byte) string {
+	sum := sha256.Sum256(b)
+	return base64.StdEncoding.EncodeToString(sum[:])
+}
+
 // contentMD5 is the Content-MD5 header for b: an integrity check S3
 // defines (and every S3-compatible server supports), not a security measure.
 func contentMD5(b []byte) string {
@@ -716,71 +785,106 @@ type s3Upload struct {
 	key         string
 	contentType string
 	uploadID    string
+	// sha256: the upload was created with ChecksumAlgorithm SHA256, so
+	// every part carries its x-amz-checksum-sha256, kept in sums for the
+	// completion.
+	sha256 bool
+	mu     sync.Mutex
+	sums   map[int]string
 }
 
 func (u *s3Upload) describe() string { return "s3://" + u.s.bucket + "/" + u.key }
 
 func (u *s3Upload) put(ctx context.Context, body partBody) (string, error) {
-	sum, err := body.ContentMD5()
-	if err != nil {
-		return "", err
-	}
-	in := &s3.PutObjectInput{
-		Bucket:        &u.s.bucket,
-		Key:           &u.key,
-		Body:          body.Reader(),
-		ContentLength: aws.Int64(body.Size()),
-		ContentType:   &u.contentType,
-		ContentMD5:    aws.String(sum),
-	}
-	u.s.objects.put(in)
-	out, err := u.s.client.PutObject(ctx, in)
+	var etag string
+	err := u.s.withChecksum(func(sha bool) error {
+		in := &s3.PutObjectInput{
+			Bucket:        &u.s.bucket,
+			Key:           &u.key,
+			Body:          body.Reader(),
+			ContentLength: aws.Int64(body.Size()),
+			ContentType:   &u.contentType,
+		}
+		if err := setPartChecksum(&in.ContentMD5, &in.ChecksumSHA256, &in.ChecksumAlgorithm, sha, body); err != nil {
+			return err
+		}
+		u.s.objects.put(in)
+		out, err := u.s.client.PutObject(ctx, in)
+		if err != nil {
+			return err
+		}
+		etag = aws.ToString(out.ETag)
+		return nil
+	})
 	if err != nil {
 		return "", u.s.classify(opPut, u.key, err)
 	}
-	return aws.ToString(out.ETag), nil
+	return etag, nil
 }
 
 func (u *s3Upload) create(ctx context.Context) error {
-	in := &s3.CreateMultipartUploadInput{
-		Bucket:      &u.s.bucket,
-		Key:         &u.key,
-		ContentType: &u.contentType,
-	}
-	u.s.objects.create(in)
-	out, err := u.s.client.CreateMultipartUpload(ctx, in)
+	err := u.s.withChecksum(func(sha bool) error {
+		in := &s3.CreateMultipartUploadInput{
+			Bucket:      &u.s.bucket,
+			Key:         &u.key,
+			ContentType: &u.contentType,
+		}
+		if sha {
+			in.ChecksumAlgorithm = types.ChecksumAlgorithmSha256
+		}
+		u.s.objects.create(in)
+		out, err := u.s.client.CreateMultipartUpload(ctx, in)
+		if err != nil {
+			return err
+		}
+		// The upload's parts follow what it was created with, whatever
+		// the store decides for later objects.
+		u.uploadID, u.sha256 = aws.ToString(out.UploadId), sha
+		return nil
+	})
 	if err != nil {
 		return u.s.classify(opCreate, u.key, err)
 	}
-	u.uploadID = aws.ToString(out.UploadId)
 	return nil
 }
 
 func (u *s3Upload) uploadPart(ctx context.Context, n int, body partBody) (string, error) {
-	sum, err := body.ContentMD5()
-	if err != nil {
-		return "", err
-	}
-	out, err := u.s.client.UploadPart(ctx, &s3.UploadPartInput{
+	in := &s3.UploadPartInput{
 		Bucket:        &u.s.bucket,
 		Key:           &u.key,
 		UploadId:      &u.uploadID,
 		PartNumber:    aws.Int32(int32(n)),
 		Body:          body.Reader(),
 		ContentLength: aws.Int64(body.Size()),
-		ContentMD5:    aws.String(sum),
-	})
+	}
+	if err := setPartChecksum(&in.ContentMD5, &in.ChecksumSHA256, &in.ChecksumAlgorithm, u.sha256, body); err != nil {
+		return "", err
+	}
+	out, err := u.s.client.UploadPart(ctx, in)
 	if err != nil {
 		return "", u.s.classify(fmt.Sprintf("%s %d", opUploadPart, n), u.key, err)
+	}
+	if u.sha256 {
+		u.mu.Lock()
+		if u.sums == nil {
+			u.sums = map[int]string{}
+		}
+		u.sums[n] = aws.ToString(in.ChecksumSHA256)
+		u.mu.Unlock()
 	}
 	return aws.ToString(out.ETag), nil
 }
 
 func (u *s3Upload) complete(ctx context.Context, etags []string, size int64) (string, error) {
 	parts := make([]types.CompletedPart, len(etags))
+	u.mu.Lock()
 	for i := range etags {
 		parts[i] = types.CompletedPart{ETag: &etags[i], PartNumber: aws.Int32(int32(i + 1))}
+		if u.sha256 {
+			parts[i].ChecksumSHA256 = aws.String(u.sums[i+1])
+		}
 	}
+	u.mu.Unlock()
 	out, err := u.s.client.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{
 		Bucket:          &u.s.bucket,
 		Key:             &u.key,
@@ -827,11 +931,54 @@ func (u *s3Upload) completedEarlier(ctx context.Context, etags []string, size in
 		return "", vanished("no object was completed at the key")
 	case err != nil:
 		return "", fmt.Errorf("s3 %s %s: the upload vanished (%s) and looking for the completed object failed: %w", opComplete, where, code, err)
-	case obj.Size != size || !sameETag(obj.ETag, want):
-		return "", vanished("the object at the key is not this upload's (%d bytes, ETag %s; this upload: %d bytes, ETag %s)",
-			obj.Size, obj.ETag, size, want)
+	case obj.Size == size && sameETag(obj.ETag, want):
+		return obj.ETag, nil
+	case obj.Size == size && u.sha256:
+		// An ETag that is not an MD5 (SSE-KMS) can still be recognised by
+		// the checksum S3 keeps: the SHA-256 of the parts' SHA-256s.
+		wantSum, stored, err := u.compositeChecksum(ctx, len(etags))
+		if err == nil && stored == wantSum {
+			return obj.ETag, nil
+		}
+		return "", vanished("the object at the key is not this upload's (%d bytes, checksum %q; this upload: checksum %q)", obj.Size, stored, wantSum)
 	}
-	return obj.ETag, nil
+	return "", vanished("the object at the key is not this upload's (%d bytes, ETag %s; this upload: %d bytes, ETag %s)",
+		obj.Size, obj.ETag, size, want)
+}
+
+// compositeChecksum returns the checksum S3 keeps for a multipart upload
+// of n parts made with SHA-256 (base64 of the SHA-256 of the parts' raw
+// SHA-256s, then "-n"), and the one stored with the object at the key.
+func (u *s3Upload) compositeChecksum(ctx context.Context, n int) (want, stored string, err error) {
+	u.mu.Lock()
+	sums := make([]string, n)
+	for i := range sums {
+		sums[i] = u.sums[i+1]
+	}
+	u.mu.Unlock()
+	want, err = CompositeSHA256(sums)
+	if err != nil {
+		return "", "", err
+	}
+	head, err := u.s.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &u.s.bucket, Key: &u.key, ChecksumMode: types.ChecksumModeEnabled})
+	if err != nil {
+		return want, "", u.s.classify(opStat, u.key, err)
+	}
+	return want, aws.ToString(head.ChecksumSHA256), nil
+}
+
+// CompositeSHA256 is the checksum S3 keeps for a multipart object whose
+// parts carried these x-amz-checksum-sha256 values (base64).
+func CompositeSHA256(parts []string) (string, error) {
+	h := sha256.New()
+	for i, p := range parts {
+		raw, err := base64.StdEncoding.DecodeString(p)
+		if err != nil || len(raw) != sha256.Size {
+			return "", fmt.Errorf("part %d has no SHA-256 checksum (%q)", i+1, p)
+		}
+		h.Write(raw)
+	}
+	return base64.StdEncoding.EncodeToString(h.Sum(nil)) + "-" + strconv.Itoa(len(parts)), nil
 }
 
 // multipartETag is the ETag S3 gives the object a multipart upload completes

@@ -23,6 +23,7 @@ import (
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/pgbackup/pgbackup/backup-agent/result"
 	"github.com/pgbackup/pgbackup/backup-agent/storage"
@@ -60,7 +61,7 @@ func TestS3Store(t *testing.T) {
 	t.Run("WrongCredentials", func(t *testing.T) { t.Parallel(); testWrongCredentials(t, srv) })
 	t.Run("MissingBucket", func(t *testing.T) { t.Parallel(); testMissingBucket(t, srv) })
 	t.Run("UploadsPagination", func(t *testing.T) { t.Parallel(); testUploadsPagination(t, srv) })
-	t.Run("ContentMD5", func(t *testing.T) { t.Parallel(); testContentMD5(t, srv) })
+	t.Run("Checksums", func(t *testing.T) { t.Parallel(); testChecksums(t, srv) })
 	t.Run("SpooledUpload", func(t *testing.T) { t.Parallel(); testSpooledUpload(t, srv) })
 	t.Run("EnvironmentChain", func(t *testing.T) { testEnvironmentChain(t, srv) }) // t.Setenv: not parallel
 	// Last and alone, so nothing else allocates meanwhile.
@@ -210,83 +211,139 @@ func testUploadsPagination(t *testing.T, srv *fixtures.S3) {
 	}
 }
 
-// md5Recorder remembers the Content-MD5 header of every PUT request, and
-// checks those of DeleteObjects.
-type md5Recorder struct {
+// checksumRecorder remembers the checksum headers of every PUT request,
+// and whether they match its body, and checks the Content-MD5 of
+// DeleteObjects.
+type checksumRecorder struct {
 	mu      sync.Mutex
-	puts    map[string]string // path?query → Content-MD5
-	deletes []bool            // whether each DeleteObjects had the right Content-MD5
+	puts    map[string]putChecksums // path?query → what the PUT carried
+	deletes []bool                  // whether each DeleteObjects had the right Content-MD5
 }
 
-func (m *md5Recorder) Do(req *http.Request) (*http.Response, error) {
-	if req.Method == http.MethodPut {
-		m.mu.Lock()
-		m.puts[req.URL.Path+"?"+req.URL.RawQuery] = req.Header.Get("Content-MD5")
-		m.mu.Unlock()
-	}
-	if req.Method == http.MethodPost && req.URL.Query().Has("delete") {
+type putChecksums struct {
+	md5, sha256 string
+	// md5OK and sha256OK: the header is the body's.
+	md5OK, sha256OK bool
+}
+
+func (m *checksumRecorder) Do(req *http.Request) (*http.Response, error) {
+	if req.Method == http.MethodPut || (req.Method == http.MethodPost && req.URL.Query().Has("delete")) {
 		body, err := io.ReadAll(req.Body)
 		if err != nil {
 			return nil, err
 		}
 		req.Body = io.NopCloser(bytes.NewReader(body))
-		sum := md5.Sum(body)
+		m5, s256 := md5.Sum(body), sha256.Sum256(body)
+		got := putChecksums{md5: req.Header.Get("Content-MD5"), sha256: req.Header.Get("X-Amz-Checksum-Sha256")}
+		got.md5OK = got.md5 == base64.StdEncoding.EncodeToString(m5[:])
+		got.sha256OK = got.sha256 == base64.StdEncoding.EncodeToString(s256[:])
 		m.mu.Lock()
-		m.deletes = append(m.deletes, req.Header.Get("Content-MD5") == base64.StdEncoding.EncodeToString(sum[:]))
+		if req.Method == http.MethodPut {
+			m.puts[req.URL.Path+"?"+req.URL.RawQuery] = got
+		} else {
+			m.deletes = append(m.deletes, got.md5OK)
+		}
 		m.mu.Unlock()
 	}
 	return http.DefaultClient.Do(req)
 }
 
-// testContentMD5 checks that every put, part and batch delete carries
-// Content-MD5, and that the server enforces it (so it is worth sending).
-func testContentMD5(t *testing.T, srv *fixtures.S3) {
-	ctx := t.Context()
-	bucket := srv.CreateBucket(t)
-	rec := &md5Recorder{puts: map[string]string{}}
-	cfg := awsConfig(srv.AccessKey, srv.SecretKey)
-	cfg.HTTPClient = rec
-	s, err := storage.NewFromAWSConfig(cfg, storage.Config{Bucket: bucket, Endpoint: srv.Endpoint, PartSize: storage.MinPartSize})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.Upload(ctx, "small", strings.NewReader("small")); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.Upload(ctx, "large", bytes.NewReader(make([]byte, 2*storage.MinPartSize+1))); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.PutIfAbsent(ctx, "manifest", []byte("{}"), "application/json"); err != nil {
-		t.Fatal(err)
-	}
-	var parts, puts int
-	for req, sum := range rec.puts {
-		if sum == "" {
-			t.Errorf("PUT %s has no Content-MD5", req)
-		}
-		if strings.Contains(req, "partNumber=") {
-			parts++
-		} else {
-			puts++
-		}
-	}
-	if parts != 3 || puts != 2 {
-		t.Errorf("saw %d part uploads and %d puts, want 3 and 2", parts, puts)
-	}
-	if err := s.Delete(ctx, "small", "large", "manifest"); err != nil {
-		t.Fatal(err)
-	}
-	if fmt.Sprint(rec.deletes) != "[true]" {
-		t.Errorf("DeleteObjects requests with a right Content-MD5: %v, want [true]", rec.deletes)
+// testChecksums checks that every put and part carries the checksum the
+// store is set to (Content-MD5, or x-amz-checksum-sha256, which S3 keeps
+// with the object), with the body's right value, that batch deletes carry
+// Content-MD5, and that the server enforces both (so they are worth
+// sending).
+func testChecksums(t *testing.T, srv *fixtures.S3) {
+	for _, mode := range []string{storage.ChecksumMD5, storage.ChecksumAuto} {
+		t.Run(mode, func(t *testing.T) {
+			ctx := t.Context()
+			bucket := srv.CreateBucket(t)
+			rec := &checksumRecorder{puts: map[string]putChecksums{}}
+			cfg := awsConfig(srv.AccessKey, srv.SecretKey)
+			cfg.HTTPClient = rec
+			s, err := storage.NewFromAWSConfig(cfg, storage.Config{Bucket: bucket, Endpoint: srv.Endpoint, PartSize: storage.MinPartSize,
+				Objects: storage.ObjectSettings{Checksum: mode}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			small, large := []byte("small"), randomData(t, int(2*storage.MinPartSize+1))
+			if _, err := s.Upload(ctx, "small", bytes.NewReader(small)); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.Upload(ctx, "large", bytes.NewReader(large)); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.PutIfAbsent(ctx, "manifest", []byte("{}"), "application/json"); err != nil {
+				t.Fatal(err)
+			}
+			var parts, puts int
+			for req, got := range rec.puts {
+				switch {
+				case mode == storage.ChecksumMD5 && (!got.md5OK || got.sha256 != ""):
+					t.Errorf("PUT %s: Content-MD5 %q (right: %v), x-amz-checksum-sha256 %q; want the right MD5 only", req, got.md5, got.md5OK, got.sha256)
+				case mode != storage.ChecksumMD5 && !got.sha256OK:
+					t.Errorf("PUT %s: x-amz-checksum-sha256 %q is not the body's", req, got.sha256)
+				}
+				if strings.Contains(req, "partNumber=") {
+					parts++
+				} else {
+					puts++
+				}
+			}
+			if parts != 3 || puts != 2 {
+				t.Errorf("saw %d part uploads and %d puts, want 3 and 2", parts, puts)
+			}
+			if mode != storage.ChecksumMD5 {
+				// S3 keeps the checksum: the whole object's for a single put,
+				// a checksum of the parts' for a multipart upload.
+				for key, data := range map[string][]byte{"small": small, "large": large} {
+					head, err := srv.Client().HeadObject(ctx, &s3.HeadObjectInput{Bucket: &bucket, Key: aws.String(key), ChecksumMode: types.ChecksumModeEnabled})
+					if err != nil {
+						t.Fatal(err)
+					}
+					got := aws.ToString(head.ChecksumSHA256)
+					if sum := sha256.Sum256(data); key == "small" && got != base64.StdEncoding.EncodeToString(sum[:]) {
+						t.Errorf("%s: stored checksum %q, want the object's SHA-256", key, got)
+					}
+					if key == "large" {
+						var parts []string
+						for off := 0; off < len(data); off += int(storage.MinPartSize) {
+							sum := sha256.Sum256(data[off:min(off+int(storage.MinPartSize), len(data))])
+							parts = append(parts, base64.StdEncoding.EncodeToString(sum[:]))
+						}
+						want, err := storage.CompositeSHA256(parts)
+						if err != nil || got != want {
+							t.Errorf("%s: stored checksum %q, want the composite of the parts' %q (%v)", key, got, want, err)
+						}
+					}
+				}
+			}
+			if err := s.Delete(ctx, "small", "large", "manifest"); err != nil {
+				t.Fatal(err)
+			}
+			if fmt.Sprint(rec.deletes) != "[true]" {
+				t.Errorf("DeleteObjects requests with a right Content-MD5: %v, want [true]", rec.deletes)
+			}
+		})
 	}
 
+	ctx := t.Context()
+	bucket := srv.CreateBucket(t)
 	key := "tampered"
-	_, err = srv.Client().PutObject(ctx, &s3.PutObjectInput{
+	_, err := srv.Client().PutObject(ctx, &s3.PutObjectInput{
 		Bucket: &bucket, Key: &key, Body: strings.NewReader("data"),
 		ContentMD5: aws.String("1B2M2Y8AsgTpgAmY7PhCfg=="), // the MD5 of nothing
 	})
 	if err == nil {
 		t.Error("the server accepted a wrong Content-MD5: sending it protects nothing")
+	}
+	_, err = srv.Client().PutObject(ctx, &s3.PutObjectInput{
+		Bucket: &bucket, Key: &key, Body: strings.NewReader("data"),
+		ChecksumAlgorithm: types.ChecksumAlgorithmSha256,
+		ChecksumSHA256:    aws.String("47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="), // the SHA-256 of nothing
+	})
+	if err == nil {
+		t.Error("the server accepted a wrong x-amz-checksum-sha256: sending it protects nothing")
 	}
 }
 
@@ -605,6 +662,7 @@ func TestS3StoreFaults(t *testing.T) {
 	skipShort(t)
 	srv := fixtures.StartS3(t)
 	t.Run("LostCompleteAnswer", func(t *testing.T) { t.Parallel(); testLostCompleteAnswer(t, srv) })
+	t.Run("LostCompleteAnswerUnderKMS", func(t *testing.T) { t.Parallel(); testLostCompleteAnswerUnderKMS(t, srv) })
 	t.Run("CompleteOfVanishedUpload", func(t *testing.T) { t.Parallel(); testCompleteOfVanishedUpload(t, srv) })
 	t.Run("LostConditionalPutAnswer", func(t *testing.T) { t.Parallel(); testLostConditionalPutAnswer(t, srv) })
 	t.Run("SlowDownParts", func(t *testing.T) { t.Parallel(); testSlowDownParts(t, srv) })
@@ -655,6 +713,32 @@ func testLostCompleteAnswer(t *testing.T, srv *fixtures.S3) {
 		assertObject(t, srv, bucket, tt.key, data)
 	}
 	assertNoUploads(t, s)
+}
+
+// testLostCompleteAnswerUnderKMS is the NoSuchUpload case of
+// testLostCompleteAnswer with an ETag that is not an MD5, as S3 gives
+// objects under SSE-KMS (the proxy plays it: versitygw ignores KMS). With
+// SHA-256 checksums the store recognises its object by the composite
+// checksum S3 keeps; with Content-MD5 only it cannot, and fails rather
+// than guess.
+func testLostCompleteAnswerUnderKMS(t *testing.T, srv *fixtures.S3) {
+	data := randomData(t, 2*int(storage.MinPartSize)+12345) // 3 parts
+	for _, mode := range []string{storage.ChecksumSHA256, storage.ChecksumMD5} {
+		s, p, bucket := proxiedStore(t, srv, storage.Config{PartSize: storage.MinPartSize, Objects: storage.ObjectSettings{Checksum: mode}})
+		key := "b/db/orders.dump"
+		p.LoseAnswer(fixtures.S3OpCompleteMultipartUpload, key, 1)
+		p.Fail(fixtures.S3OpCompleteMultipartUpload, key, 1, http.StatusNotFound, "NoSuchUpload")
+		p.RewriteHeader(fixtures.S3OpHeadObject, key, -1, "ETag", `"0123456789abcdef0123456789abcdef-3"`)
+		_, err := s.Upload(t.Context(), key, bytes.NewReader(data))
+		if mode == storage.ChecksumMD5 {
+			assertStorageFailed(t, "md5 only", err, "the object at the key is not this upload's")
+			continue
+		}
+		if err != nil {
+			t.Fatalf("sha256: Upload: %v, want the object recognised by its checksum", err)
+		}
+		assertObject(t, srv, bucket, key, data)
+	}
 }
 
 // testCompleteOfVanishedUpload: NoSuchUpload when nothing completed the

@@ -37,6 +37,7 @@ func everything() *v1alpha1.PostgresBackup {
 	s.Destination.S3.RequestTimeout = &metav1.Duration{Duration: 45 * time.Second}
 	s.Destination.S3.SSE, s.Destination.S3.KMSKeyID = v1alpha1.SSEKMS, "alias/backups"
 	s.Destination.S3.StorageClass = "STANDARD_IA"
+	s.Destination.S3.Checksum = "md5"
 	s.LockWaitTimeout = &metav1.Duration{Duration: 90 * time.Second}
 	s.Encryption = &v1alpha1.EncryptionSpec{AgeRecipients: []string{
 		"age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p",
@@ -131,6 +132,7 @@ func TestAgentEnvMatchesAgentFlags(t *testing.T) {
 		{"PGBACKUP_S3_SSE", opts.Destination.Objects.SSE == "aws:kms"},
 		{"PGBACKUP_S3_SSE_KMS_KEY_ID", opts.Destination.Objects.KMSKeyID == "alias/backups"},
 		{"PGBACKUP_S3_STORAGE_CLASS", opts.Destination.Objects.StorageClass == "STANDARD_IA"},
+		{"PGBACKUP_S3_CHECKSUM", opts.Destination.Objects.Checksum == "md5"},
 		{"PGBACKUP_NOTIFY_URL", opts.NotifyURL == "https://hooks.example.com/slack"},
 		{"PGBACKUP_NOTIFY_EVENTS", strings.Join(opts.NotifyEvents, ",") == "failed,succeeded"},
 		{"PGBACKUP_HEARTBEAT_URL", opts.HeartbeatURL == "https://hooks.example.com/healthchecks"},

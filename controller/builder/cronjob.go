@@ -423,6 +423,7 @@ func storageEnv(pb *v1alpha1.PostgresBackup) []corev1.EnvVar {
 	add("PGBACKUP_S3_SSE", string(s3.SSE))
 	add("PGBACKUP_S3_SSE_KMS_KEY_ID", s3.KMSKeyID)
 	add("PGBACKUP_S3_STORAGE_CLASS", s3.StorageClass)
+	add("PGBACKUP_S3_CHECKSUM", s3.Checksum)
 	return env
 }
 

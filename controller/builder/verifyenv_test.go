@@ -38,7 +38,7 @@ func TestVerifyEnvMatchesAgentFlags(t *testing.T) {
 	s3 := &pb.Spec.Destination.S3
 	s3.ForcePathStyle = ptr.To(true)
 	s3.RequestTimeout = &metav1.Duration{Duration: 45 * time.Second}
-	s3.SSE, s3.KMSKeyID, s3.StorageClass = v1alpha1.SSEKMS, "alias/backups", "GLACIER_IR"
+	s3.SSE, s3.KMSKeyID, s3.StorageClass, s3.Checksum = v1alpha1.SSEKMS, "alias/backups", "GLACIER_IR", "sha256"
 	pb.Spec.Encryption = &v1alpha1.EncryptionSpec{AgeRecipients: []string{"age1a"}}
 	pb.Spec.Verify.AgeIdentitySecretRef = &v1alpha1.SecretKeyRef{Name: "age", Key: "identity"}
 	pb.Spec.Verify.Checks = []v1alpha1.VerifyCheck{{Name: "c", Database: "app", SQL: "SELECT true"}}
@@ -80,6 +80,7 @@ func TestVerifyEnvMatchesAgentFlags(t *testing.T) {
 		{"PGBACKUP_S3_SSE", opts.Destination.Objects.SSE == "aws:kms"},
 		{"PGBACKUP_S3_SSE_KMS_KEY_ID", opts.Destination.Objects.KMSKeyID == "alias/backups"},
 		{"PGBACKUP_S3_STORAGE_CLASS", opts.Destination.Objects.StorageClass == "GLACIER_IR"},
+		{"PGBACKUP_S3_CHECKSUM", opts.Destination.Objects.Checksum == "sha256"},
 	}
 	for _, c := range checks {
 		if !c.ok {

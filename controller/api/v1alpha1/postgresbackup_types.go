@@ -645,6 +645,15 @@ type S3Destination struct {
 	// +kubebuilder:validation:XValidation:rule="self != 'GLACIER' && self != 'DEEP_ARCHIVE'",message="storageClass GLACIER and DEEP_ARCHIVE cannot be read without a restore request; use GLACIER_IR"
 	StorageClass string `json:"storageClass,omitempty"`
 
+	// checksum is how the store is asked to verify what it stores: sha256
+	// sends x-amz-checksum-sha256 with every object and part, which S3
+	// checks and keeps with the object; md5 sends Content-MD5, checked but
+	// not kept; auto (the default) is sha256, falling back to md5 for the
+	// rest of a run when the store refuses it.
+	// +optional
+	// +kubebuilder:validation:Enum=auto;sha256;md5
+	Checksum string `json:"checksum,omitempty"`
+
 	// caBundleRef is the CA (PEM) that issued the endpoint's certificate,
 	// for an S3-compatible store with a private CA (MinIO, Ceph RGW). It
 	// is trusted besides the system's CAs. Mounted read-only into the
