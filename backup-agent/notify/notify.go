@@ -25,10 +25,14 @@ type Event string
 const (
 	Failed    Event = "failed"
 	Succeeded Event = "succeeded"
+	// Stale is sent by the controller (a one-shot `pgbackup notify`
+	// Job), not by a run: no backup succeeded within the resource's
+	// maxAge.
+	Stale Event = "stale"
 )
 
 // Events are the known events, in their documented order.
-var Events = []Event{Failed, Succeeded}
+var Events = []Event{Failed, Succeeded, Stale}
 
 // DefaultEvents are the events a webhook receives when none are chosen.
 var DefaultEvents = []Event{Failed}
@@ -117,8 +121,11 @@ type Payload struct {
 	Source string `json:"source,omitempty"`
 	// Destination is the backups' s3://BUCKET/PREFIX.
 	Destination string `json:"destination,omitempty"`
-	// Result is the run's result line, as in the termination log.
-	Result result.Result `json:"result"`
+	// Result is the run's result line, as in the termination log (failed
+	// and succeeded).
+	Result *result.Result `json:"result,omitempty"`
+	// Staleness says since when no backup succeeded (stale).
+	Staleness *Staleness `json:"staleness,omitempty"`
 }
 
 // Send tells the webhook and the heartbeat about res, as c asks, and
@@ -140,7 +147,7 @@ func Send(ctx context.Context, log logr.Logger, c Config, destination string, re
 	}
 	var warnings []string
 	if c.WebhookURL != "" && slices.Contains(c.events(), event) {
-		body, err := json.Marshal(Payload{Event: event, Source: c.Source, Destination: destination, Result: res})
+		body, err := json.Marshal(Payload{Event: event, Source: c.Source, Destination: destination, Result: &res})
 		if err == nil {
 			err = c.deliver(ctx, log, attempts, http.MethodPost, c.WebhookURL, body)
 		}

@@ -54,6 +54,7 @@ verifies and restores them, and runs as a Kubernetes controller.
 		newControllerCommand(stderr),
 		newTriggerCommand(stdout),
 		newPruneCommand(stdout, stderr),
+		newNotifyCommand(stderr),
 	)
 	return root
 }

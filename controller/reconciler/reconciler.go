@@ -110,6 +110,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (res ctrl.
 	if folded.VerifyDue != "" {
 		applyErr = errors.Join(applyErr, r.startVerification(ctx, in.VerifyCronJob, folded.VerifyDue))
 	}
+	applyErr = errors.Join(applyErr, r.notifyStale(ctx, pb))
 	if applyErr != nil {
 		return ctrl.Result{}, applyErr // the retry's backoff replaces any requeue
 	}
@@ -257,6 +258,27 @@ func (r *Reconciler) applyVerify(ctx context.Context, pb *v1alpha1.PostgresBacku
 		return v, fmt.Errorf("apply verify CronJob %s: %w", cj.Name, err)
 	}
 	return verdict{ok: true, message: "; verify CronJob " + cj.Name + " is up to date"}, nil
+}
+
+// notifyStale starts the Job that tells the webhook that backups are
+// stale, when they are and the webhook asks for it. The Job's name follows
+// from the stale spell, so it is created once per spell.
+func (r *Reconciler) notifyStale(ctx context.Context, pb *v1alpha1.PostgresBackup) error {
+	c := meta.FindStatusCondition(pb.Status.Conditions, v1alpha1.ConditionBackupStale)
+	if c == nil || c.Status != metav1.ConditionTrue || !builder.WantsStale(pb) {
+		return nil
+	}
+	job := builder.StaleNotifyJob(pb, r.Options, c.Message)
+	err := r.Create(ctx, job, FieldOwner)
+	switch {
+	case apierrors.IsAlreadyExists(err):
+		return nil
+	case err != nil:
+		return fmt.Errorf("create stale notification Job %s: %w", job.Name, err)
+	}
+	logf.FromContext(ctx).Info("Started the stale notification", "job", job.Name)
+	r.Recorder.Eventf(pb, job, corev1.EventTypeNormal, v1alpha1.EventStaleNotified, "Notify", "Job %s tells the webhook that backups are stale", job.Name)
+	return nil
 }
 
 // startVerification starts the verification of backup id that

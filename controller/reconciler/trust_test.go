@@ -568,11 +568,11 @@ func TestNotifyValidatedAndReferenced(t *testing.T) {
 	if err := k8s.Create(context.Background(), pb); !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), "notify needs a webhook or a heartbeatSecretRef") {
 		t.Errorf("empty notify: %v", err)
 	}
-	pb = newBackup(ns, "stale-event")
+	pb = newBackup(ns, "late-event")
 	pb.Spec.Notify = &v1alpha1.NotifySpec{Webhook: &v1alpha1.WebhookSpec{
-		URLSecretRef: v1alpha1.SecretKeyRef{Name: "hooks", Key: "url"}, Events: []v1alpha1.NotifyEvent{"stale"}}}
+		URLSecretRef: v1alpha1.SecretKeyRef{Name: "hooks", Key: "url"}, Events: []v1alpha1.NotifyEvent{"late"}}}
 	if err := k8s.Create(context.Background(), pb); !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), "Unsupported value") {
-		t.Errorf("event stale: %v", err)
+		t.Errorf("event late: %v", err)
 	}
 
 	pb = newBackup(ns, "orders")

@@ -559,19 +559,19 @@ func staleCondition(pb *v1alpha1.PostgresBackup, last *v1alpha1.SuccessfulBackup
 	maxAge := pb.Spec.MaxAge.Duration
 	since, what := pb.CreationTimestamp.Time, "the resource was created"
 	if last != nil {
-		since, what = last.Time.Time, "the last successful backup"
+		since, what = last.Time.Time, "the last successful backup was"
 	}
 	deadline := since.Add(maxAge)
 	if now.Before(deadline) {
 		c.Status, c.Reason = metav1.ConditionFalse, v1alpha1.ReasonWithinMaxAge
 		// No relative times here: the message must not change between
 		// reconciles, or every status write would cause another.
-		c.Message = fmt.Sprintf("%s was at %s; stale after %s (maxAge %s)", capitalise(what),
+		c.Message = fmt.Sprintf("%s at %s; stale after %s (maxAge %s)", capitalise(what),
 			since.UTC().Format(time.RFC3339), deadline.UTC().Format(time.RFC3339), maxAge)
 		return c, deadline.Sub(now)
 	}
 	c.Status, c.Reason = metav1.ConditionTrue, v1alpha1.ReasonMaxAgeExceeded
-	c.Message = fmt.Sprintf("No successful backup within maxAge %s: %s was at %s", maxAge, what, since.UTC().Format(time.RFC3339))
+	c.Message = fmt.Sprintf("No successful backup within maxAge %s: %s at %s", maxAge, what, since.UTC().Format(time.RFC3339))
 	return c, 0
 }
 

@@ -22,6 +22,7 @@ const (
 type SSLMode string
 
 // PostgresBackupSpec is the desired schedule and configuration of the backups.
+// +kubebuilder:validation:XValidation:rule="!has(self.notify) || !has(self.notify.webhook) || !has(self.notify.webhook.events) || !('stale' in self.notify.webhook.events) || has(self.maxAge)",message="notify.webhook.events stale needs maxAge (the age after which backups are stale)"
 type PostgresBackupSpec struct {
 	// schedule is when backups run: a five-field cron expression
 	// ("0 3 * * *") or a macro such as "@daily". Kubernetes CronJobs have no
@@ -194,23 +195,26 @@ type WebhookSpec struct {
 	// +required
 	URLSecretRef SecretKeyRef `json:"urlSecretRef"`
 
-	// events are the outcomes the webhook is told about; [failed] when
-	// empty. A backup that becomes stale is told by the heartbeat's
-	// silence and the BackupStale condition and alert.
+	// events are what the webhook is told about; [failed] when empty.
+	// failed and succeeded: a run ended so (the run sends them). stale: no
+	// backup succeeded within maxAge (needs maxAge); when BackupStale turns
+	// True the controller starts a one-shot Job (<cronJobName>-stale-<hash>)
+	// that sends it, once per stale spell.
 	// +optional
 	// +listType=set
-	// +kubebuilder:validation:MaxItems=2
+	// +kubebuilder:validation:MaxItems=3
 	Events []NotifyEvent `json:"events,omitempty"`
 }
 
-// NotifyEvent is a backup run's outcome.
-// +kubebuilder:validation:Enum=failed;succeeded
+// NotifyEvent is what a webhook can be told about.
+// +kubebuilder:validation:Enum=failed;succeeded;stale
 type NotifyEvent string
 
-// The outcomes a webhook can be told about.
+// The events a webhook can be told about.
 const (
 	NotifyFailed    NotifyEvent = "failed"
 	NotifySucceeded NotifyEvent = "succeeded"
+	NotifyStale     NotifyEvent = "stale"
 )
 
 // VerifySpec configures scheduled restore verification.
@@ -1097,6 +1101,8 @@ const (
 	EventBackupStale     = "BackupStale"
 	// EventBackupWarnings: a finished run reported warnings (Warning).
 	EventBackupWarnings = "BackupWarnings"
+	// EventStaleNotified: the stale notification Job was started (Normal).
+	EventStaleNotified = "StaleNotified"
 	// EventBackupRunningTooLong: a run passed runningTooLongSeconds (Warning).
 	EventBackupRunningTooLong = "BackupRunningTooLong"
 	// EventVerificationSucceeded: a verification run succeeded (Normal).
