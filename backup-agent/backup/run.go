@@ -100,6 +100,9 @@ type run struct {
 }
 
 func (r *run) execute(ctx context.Context) (err error) {
+	if err := pgclient.CheckTLSFiles("PGSSLROOTCERT", "PGSSLCERT", pgclient.SSLKeyEnv, "AWS_CA_BUNDLE"); err != nil {
+		return err
+	}
 	// A client key from a Secret volume may be too open for libpq.
 	keyPath := os.Getenv(pgclient.SSLKeyEnv)
 	removeKey, err := pgclient.UsableSSLKey(os.TempDir())

@@ -92,6 +92,10 @@ func TestBackupOverVerifiedTLS(t *testing.T) {
 			t.Errorf("an untrusted certificate took %v to fail: it must not be retried", r.Duration)
 		}
 	})
+	t.Run("the CA's Secret is missing: the optional volume is empty", func(t *testing.T) {
+		r := run(t, nil, map[string][]byte{s3CABundle: ca.PEM})
+		expectFailure(t, r, 2, result.ReasonConfigInvalid, "PGSSLROOTCERT "+pgCAPath+": no such file; on Kubernetes it comes from postgres.sslRootCertRef")
+	})
 	t.Run("S3 without its CA bundle", func(t *testing.T) {
 		r := run(t, map[string]string{"AWS_CA_BUNDLE": ""}, files)
 		expectFailure(t, r, 5, result.ReasonStorageFailed, "its TLS certificate is not trusted")

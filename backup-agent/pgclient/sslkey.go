@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"syscall"
 
 	"github.com/pgbackup/pgbackup/backup-agent/result"
@@ -77,6 +78,37 @@ func firstErr(errs ...error) error {
 	for _, e := range errs {
 		if e != nil {
 			return e
+		}
+	}
+	return nil
+}
+
+// tlsFiles are the variables naming certificate files the agent reads,
+// with the PostgresBackup field each comes from.
+var tlsFiles = []struct{ env, field string }{
+	{"PGSSLROOTCERT", "postgres.sslRootCertRef"},
+	{"PGSSLCERT", "postgres.sslClientCertSecretRef (tls.crt)"},
+	{SSLKeyEnv, "postgres.sslClientCertSecretRef (tls.key)"},
+	{"AWS_CA_BUNDLE", "destination.s3.caBundleRef"},
+}
+
+// CheckTLSFiles fails, as ConfigInvalid, when a variable names a
+// certificate file that is not there: in the pod the file comes from an
+// optional volume, which is empty when its Secret or ConfigMap, or the
+// key, is missing. Only the given variables are checked (the verify pod
+// reads AWS_CA_BUNDLE only). PGSSLROOTCERT=system (libpq 16+: the system's
+// CAs) names no file.
+func CheckTLSFiles(variables ...string) error {
+	for _, f := range tlsFiles {
+		if !slices.Contains(variables, f.env) {
+			continue
+		}
+		path := os.Getenv(f.env)
+		if path == "" || (f.env == "PGSSLROOTCERT" && path == "system") {
+			continue
+		}
+		if st, err := os.Stat(path); err != nil || st.IsDir() {
+			return result.Errorf(result.ReasonConfigInvalid, "%s %s: no such file; on Kubernetes it comes from %s: check that the Secret or ConfigMap exists in the namespace and has that key", f.env, path, f.field)
 		}
 	}
 	return nil

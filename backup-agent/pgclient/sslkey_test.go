@@ -4,6 +4,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/pgbackup/pgbackup/backup-agent/result"
 	"testing"
 )
 
@@ -72,4 +74,48 @@ func TestUsableSSLKey(t *testing.T) {
 			t.Fatalf("err = %v", err)
 		}
 	})
+}
+
+func TestCheckTLSFiles(t *testing.T) {
+	dir := t.TempDir()
+	ca := filepath.Join(dir, "ca.crt")
+	if err := os.WriteFile(ca, []byte("PEM"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	all := []string{"PGSSLROOTCERT", "PGSSLCERT", "PGSSLKEY", "AWS_CA_BUNDLE"}
+	for _, tc := range []struct {
+		name string
+		env  map[string]string
+		only []string
+		want string
+	}{
+		{name: "nothing set", env: map[string]string{}},
+		{name: "files present", env: map[string]string{"PGSSLROOTCERT": ca, "AWS_CA_BUNDLE": ca}},
+		{name: "the system's CAs", env: map[string]string{"PGSSLROOTCERT": "system"}},
+		{name: "missing CA", env: map[string]string{"PGSSLROOTCERT": "/etc/pgbackup/postgres-ca/ca.crt"},
+			want: "PGSSLROOTCERT /etc/pgbackup/postgres-ca/ca.crt: no such file; on Kubernetes it comes from postgres.sslRootCertRef"},
+		{name: "missing key", env: map[string]string{"PGSSLCERT": ca, "PGSSLKEY": filepath.Join(dir, "tls.key")}, want: "postgres.sslClientCertSecretRef (tls.key)"},
+		{name: "a directory is no file", env: map[string]string{"AWS_CA_BUNDLE": dir}, want: "destination.s3.caBundleRef"},
+		{name: "only what is asked is checked", env: map[string]string{"PGSSLROOTCERT": "/nonexistent"}, only: []string{"AWS_CA_BUNDLE"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, v := range all {
+				t.Setenv(v, tc.env[v])
+			}
+			only := tc.only
+			if only == nil {
+				only = all
+			}
+			err := CheckTLSFiles(only...)
+			if tc.want == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if result.ReasonOf(err) != result.ReasonConfigInvalid || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want ConfigInvalid with %q", err, tc.want)
+			}
+		})
+	}
 }

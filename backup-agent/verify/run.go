@@ -77,6 +77,9 @@ func (r *run) execute(ctx context.Context) error {
 	if r.set, err = r.opts.validate(); err != nil {
 		return err
 	}
+	if err := pgclient.CheckTLSFiles("AWS_CA_BUNDLE"); err != nil {
+		return err
+	}
 	if r.store == nil {
 		if r.store, _, err = r.opts.Destination.Open(ctx, storage.Config{Log: r.log}); err != nil {
 			return err

@@ -31,7 +31,11 @@ func (m *mountedFiles) add(o mountedFiles) {
 
 // certificate mounts the PEM file ref names as dir/ca.crt and sets variable
 // to its path. The kubelet reads the Secret or ConfigMap, never the
-// controller.
+// controller. The volumes are optional: a missing Secret, ConfigMap or key
+// would otherwise hold the pod in ContainerCreating until the Job's
+// deadline, with the reason only in an event; optional, the pod starts
+// without the file and the agent fails at once, naming the variable, the
+// path and what to check (pgclient.CheckTLSFiles).
 func certificate(volume, dir, variable string, ref *v1alpha1.CertificateRef) mountedFiles {
 	if ref == nil {
 		return mountedFiles{}
@@ -40,10 +44,10 @@ func certificate(volume, dir, variable string, ref *v1alpha1.CertificateRef) mou
 	switch {
 	case ref.SecretKeyRef != nil:
 		src.Secret = &corev1.SecretVolumeSource{SecretName: ref.SecretKeyRef.Name,
-			Items: []corev1.KeyToPath{{Key: ref.SecretKeyRef.Key, Path: caFile}}, DefaultMode: ptr.To[int32](0o444)}
+			Items: []corev1.KeyToPath{{Key: ref.SecretKeyRef.Key, Path: caFile}}, DefaultMode: ptr.To[int32](0o444), Optional: ptr.To(true)}
 	case ref.ConfigMapKeyRef != nil:
 		src.ConfigMap = &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: ref.ConfigMapKeyRef.Name},
-			Items: []corev1.KeyToPath{{Key: ref.ConfigMapKeyRef.Key, Path: caFile}}, DefaultMode: ptr.To[int32](0o444)}
+			Items: []corev1.KeyToPath{{Key: ref.ConfigMapKeyRef.Key, Path: caFile}}, DefaultMode: ptr.To[int32](0o444), Optional: ptr.To(true)}
 	default:
 		return mountedFiles{}
 	}
@@ -71,6 +75,7 @@ func postgresTLS(pb *v1alpha1.PostgresBackup, cluster ClusterFacts) mountedFiles
 					{Key: corev1.TLSPrivateKeyKey, Path: corev1.TLSPrivateKeyKey, Mode: ptr.To[int32](0o440)},
 				},
 				DefaultMode: ptr.To[int32](0o440),
+				Optional:    ptr.To(true),
 			}}}},
 			mounts: []corev1.VolumeMount{{Name: "postgres-client-cert", MountPath: PostgresClientCertDir, ReadOnly: true}},
 			env: []corev1.EnvVar{

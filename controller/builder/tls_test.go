@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/utils/ptr"
 
 	"github.com/pgbackup/pgbackup/controller/api/v1alpha1"
 )
@@ -90,6 +91,14 @@ func TestTLSFilesMounted(t *testing.T) {
 				v, m := volumeByName(spec, name), mountByName(c, name)
 				if v == nil || m == nil || !m.ReadOnly {
 					t.Fatalf("volume %s = %+v, mount %+v: want both, read-only", name, v, m)
+				}
+			}
+			for _, v := range spec.Volumes {
+				// Optional: a missing Secret or key must not hold the pod in
+				// ContainerCreating; the agent names what is missing.
+				if (v.Secret != nil && (v.Name == "postgres-ca" || v.Name == "postgres-client-cert" || v.Name == "s3-ca") && !ptr.Deref(v.Secret.Optional, false)) ||
+					(v.ConfigMap != nil && !ptr.Deref(v.ConfigMap.Optional, false)) {
+					t.Errorf("volume %s is not optional", v.Name)
 				}
 			}
 			for _, name := range tc.noVolumes {
