@@ -4,9 +4,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"testing"
 
 	"github.com/pgbackup/pgbackup/backup-agent/result"
-	"testing"
 )
 
 func TestUsableSSLKey(t *testing.T) {

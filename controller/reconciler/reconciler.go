@@ -445,6 +445,9 @@ func (r *Reconciler) announce(ctx context.Context, before, pb *v1alpha1.Postgres
 	if running != nil && running.Reason == v1alpha1.ReasonRunningTooLong && (old == nil || old.Reason != running.Reason) {
 		r.Recorder.Eventf(pb, nil, corev1.EventTypeWarning, v1alpha1.EventBackupRunningTooLong, "Check", "%s", running.Message)
 	}
+	if running != nil && running.Reason == v1alpha1.ReasonCannotStart && (old == nil || old.Reason != running.Reason) {
+		r.Recorder.Eventf(pb, nil, corev1.EventTypeWarning, v1alpha1.EventBackupCannotStart, "Check", "%s", running.Message)
+	}
 	r.announceVerifications(before, pb, out)
 	r.Metrics.Observe(pb.Namespace, pb.Name, &pb.Status)
 	r.Metrics.ObserveVerification(pb.Namespace, pb.Name, pb.Spec.Verify, &pb.Status, out.VerifyEnabled)

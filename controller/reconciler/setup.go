@@ -19,6 +19,7 @@ import (
 
 	"github.com/pgbackup/pgbackup/controller/api/v1alpha1"
 	pgbuilder "github.com/pgbackup/pgbackup/controller/builder"
+	"github.com/pgbackup/pgbackup/controller/status"
 )
 
 // indexExistingClaim indexes PostgresBackups by spec.storage.existingClaim,
@@ -75,8 +76,9 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Complete(r)
 }
 
-// agentTerminated passes Pods whose agent (backup or verify) has ended:
-// their termination message may arrive after the Job's condition.
+// agentTerminated passes Pods whose agent (backup or verify) has ended
+// (their termination message may arrive after the Job's condition), or
+// cannot start (BackupRunning says so at once).
 func agentTerminated(obj client.Object) bool {
 	pod, ok := obj.(*corev1.Pod)
 	if !ok {
@@ -84,7 +86,7 @@ func agentTerminated(obj client.Object) bool {
 	}
 	for _, cs := range pod.Status.ContainerStatuses {
 		agent := cs.Name == pgbuilder.ContainerName || cs.Name == pgbuilder.VerifyContainerName
-		if agent && cs.State.Terminated != nil {
+		if agent && (cs.State.Terminated != nil || (cs.State.Waiting != nil && status.CannotStart(cs.State.Waiting.Reason))) {
 			return true
 		}
 	}

@@ -308,6 +308,50 @@ type ActiveRun struct {
 	// Start is the Job's startTime (its creation before the Job
 	// controller set one).
 	Start time.Time
+	// Stuck says why the agent container of the Job's pod cannot start
+	// ("" when it can, or is not known not to).
+	Stuck string
+}
+
+// cannotStart are the waiting reasons of a container that will not start
+// without a change: a missing Secret or key (CreateContainerConfigError),
+// an image that cannot be pulled.
+var cannotStart = map[string]bool{
+	"CreateContainerConfigError": true,
+	"CreateContainerError":       true,
+	"ImagePullBackOff":           true,
+	"ErrImagePull":               true,
+	"InvalidImageName":           true,
+}
+
+// CannotStart says whether a container waiting for reason will not start
+// without a change.
+func CannotStart(reason string) bool { return cannotStart[reason] }
+
+// stuckAgent returns why the agent container of job's newest pod cannot
+// start, as "<reason>: <kubelet's message>", or "". The message names the
+// missing Secret or key, never a value.
+func stuckAgent(job string, pods []corev1.Pod) string {
+	var newest *corev1.Pod
+	for i := range pods {
+		p := &pods[i]
+		if p.Labels[batchv1.JobNameLabel] != job && p.Labels["job-name"] != job {
+			continue
+		}
+		if newest == nil || newest.CreationTimestamp.Before(&p.CreationTimestamp) {
+			newest = p
+		}
+	}
+	if newest == nil {
+		return ""
+	}
+	for _, cs := range newest.Status.ContainerStatuses {
+		if cs.Name != builder.ContainerName || cs.State.Waiting == nil || !cannotStart[cs.State.Waiting.Reason] {
+			continue
+		}
+		return truncate(cs.State.Waiting.Reason+": "+cs.State.Waiting.Message, 512)
+	}
+	return ""
 }
 
 // Owned says whether job is one of pb's runs: controlled by the CronJob pb
@@ -397,6 +441,9 @@ func Fold(in Input) Output {
 	stale, staleAfter := staleCondition(pb, st.LastSuccessfulBackup, in.Now)
 	meta.SetStatusCondition(&st.Conditions, stale)
 	out.Active = activeRun(jobs)
+	if out.Active != nil {
+		out.Active.Stuck = stuckAgent(out.Active.JobName, in.Pods)
+	}
 	running, runningAfter := runningCondition(pb, out.Active, in.Now)
 	meta.SetStatusCondition(&st.Conditions, running)
 	var verifyAfter time.Duration
@@ -476,6 +523,13 @@ func runningCondition(pb *v1alpha1.PostgresBackup, active *ActiveRun, now time.T
 	c.Status = metav1.ConditionTrue
 	// Absolute times only: the message must not change between reconciles.
 	since := active.Start.UTC().Format(time.RFC3339)
+	if active.Stuck != "" {
+		// It will not start by itself; the Job fails at its deadline.
+		c.Reason = v1alpha1.ReasonCannotStart
+		c.Message = fmt.Sprintf("Job %s (since %s) cannot start its agent: %s; it is failed at activeDeadlineSeconds %d",
+			active.JobName, since, active.Stuck, int64(builder.ActiveDeadline(&pb.Spec).Seconds()))
+		return c, 0
+	}
 	if now.Before(tooLong) {
 		c.Reason = v1alpha1.ReasonRunning
 		c.Message = fmt.Sprintf("Job %s is running since %s; running too long after %s (runningTooLongSeconds %d, activeDeadlineSeconds %d)",

@@ -415,3 +415,46 @@ func TestConditionReason(t *testing.T) {
 		}
 	}
 }
+
+// waitingPod is a pod of job whose agent waits to start, for reason.
+func waitingPod(job string, created int, reason, message string) corev1.Pod {
+	p := corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("%s-%d", job, created), CreationTimestamp: at(created),
+		Labels: map[string]string{batchv1.JobNameLabel: job}}}
+	p.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: "agent", State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: reason, Message: message}}}}
+	return p
+}
+
+// A run whose agent cannot start (a Secret it references is missing, its
+// image cannot be pulled) says so at once in BackupRunning, with the
+// kubelet's reason, instead of Running until the deadline.
+func TestFoldCannotStart(t *testing.T) {
+	pb := &v1alpha1.PostgresBackup{ObjectMeta: metav1.ObjectMeta{Name: "orders", UID: backupUID, Generation: 2, CreationTimestamp: at(-60)},
+		Spec: v1alpha1.PostgresBackupSpec{Schedule: "0 3 * * *"}}
+	active := running("orders-3", 30)
+	for _, tc := range []struct {
+		name       string
+		pods       []corev1.Pod
+		wantReason string
+		want       string
+	}{
+		{"missing Secret", []corev1.Pod{
+			waitingPod("orders-3", 31, "CreateContainerConfigError", `secret "orders-db-superuser" not found`),
+			waitingPod("other-job", 32, "ImagePullBackOff", "not ours"),
+		}, v1alpha1.ReasonCannotStart, `cannot start its agent: CreateContainerConfigError: secret "orders-db-superuser" not found`},
+		{"the newest pod counts", []corev1.Pod{
+			waitingPod("orders-3", 31, "ErrImagePull", "old pod"),
+			waitingPod("orders-3", 33, "ContainerCreating", ""),
+		}, v1alpha1.ReasonRunning, "is running since"},
+		{"image", []corev1.Pod{waitingPod("orders-3", 31, "ImagePullBackOff", `Back-off pulling image "registry.example/pgbackup-agent:v9"`)},
+			v1alpha1.ReasonCannotStart, "ImagePullBackOff: Back-off pulling image"},
+		{"starting normally", []corev1.Pod{waitingPod("orders-3", 31, "ContainerCreating", "")}, v1alpha1.ReasonRunning, "is running since"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out := Fold(Input{Backup: pb, Jobs: []batchv1.Job{active}, Pods: tc.pods, CronJob: cronJob(), Now: at(40).Time, Location: time.UTC})
+			c := meta.FindStatusCondition(out.Status.Conditions, v1alpha1.ConditionBackupRunning)
+			if c.Status != metav1.ConditionTrue || c.Reason != tc.wantReason || !strings.Contains(c.Message, tc.want) {
+				t.Errorf("BackupRunning %+v, want %s with %q", c, tc.wantReason, tc.want)
+			}
+		})
+	}
+}

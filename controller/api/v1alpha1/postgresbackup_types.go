@@ -1054,7 +1054,11 @@ const (
 	// BackupRunning.
 	ReasonRunning        = "Running"
 	ReasonRunningTooLong = "RunningTooLong"
-	ReasonIdle           = "Idle"
+	// ReasonCannotStart: the running Job's agent container cannot start
+	// (a Secret or key it references is missing, its image cannot be
+	// pulled); the message has the kubelet's reason.
+	ReasonCannotStart = "CannotStart"
+	ReasonIdle        = "Idle"
 
 	// BackupWarnings (before the first run: NoBackupYet).
 	ReasonWarningsReported = "WarningsReported"
@@ -1101,6 +1105,8 @@ const (
 	EventBackupStale     = "BackupStale"
 	// EventBackupWarnings: a finished run reported warnings (Warning).
 	EventBackupWarnings = "BackupWarnings"
+	// EventBackupCannotStart: a run's agent cannot start (Warning).
+	EventBackupCannotStart = "BackupCannotStart"
 	// EventStaleNotified: the stale notification Job was started (Normal).
 	EventStaleNotified = "StaleNotified"
 	// EventBackupRunningTooLong: a run passed runningTooLongSeconds (Warning).
