@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"slices"
 	"strings"
@@ -87,6 +88,12 @@ type Identities []age.Identity
 // The error never includes the file's content.
 func LoadIdentities(path string) (Identities, error) {
 	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		// In a verify pod the file comes from an optional Secret volume,
+		// which is empty when the Secret or its key is missing.
+		return nil, result.Errorf(result.ReasonConfigInvalid,
+			"age identity file %s does not exist (in a verify pod it comes from verify.ageIdentitySecretRef: check that the Secret exists and has that key)", path)
+	}
 	if err != nil {
 		return nil, result.Errorf(result.ReasonConfigInvalid, "age identity file: %w", err)
 	}

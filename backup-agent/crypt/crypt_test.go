@@ -116,3 +116,11 @@ func TestParseErrors(t *testing.T) {
 		t.Fatal("no recipients must mean no encryption")
 	}
 }
+
+// A missing identity file says where it comes from in a verify pod.
+func TestLoadIdentitiesMissing(t *testing.T) {
+	_, err := LoadIdentities(filepath.Join(t.TempDir(), "identity"))
+	if result.ReasonOf(err) != result.ReasonConfigInvalid || !strings.Contains(err.Error(), "does not exist (in a verify pod it comes from verify.ageIdentitySecretRef") {
+		t.Fatalf("err = %v", err)
+	}
+}

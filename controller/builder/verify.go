@@ -240,6 +240,10 @@ func verifyPodTemplate(pb *v1alpha1.PostgresBackup, opts Options) corev1.PodTemp
 				SecretName:  ref.Name,
 				Items:       []corev1.KeyToPath{{Key: ref.Key, Path: identityFileKey}},
 				DefaultMode: ptr.To[int32](0o400),
+				// Optional: a missing Secret or key would hold the pod in
+				// ContainerCreating until the deadline; empty, the agent
+				// fails at once and names verify.ageIdentitySecretRef.
+				Optional: ptr.To(true),
 			},
 		}})
 		agentMounts = append(agentMounts, corev1.VolumeMount{Name: "age-identity", MountPath: IdentityDir, ReadOnly: true})

@@ -245,7 +245,8 @@ func TestVerifyCronJob(t *testing.T) {
 			}
 			v := volume(p, "age-identity")
 			if v == nil || v.Secret == nil || v.Secret.SecretName != "age" || len(v.Secret.Items) != 1 ||
-				v.Secret.Items[0].Key != "key.txt" || v.Secret.Items[0].Path != "identity" || *v.Secret.DefaultMode != 0o400 {
+				v.Secret.Items[0].Key != "key.txt" || v.Secret.Items[0].Path != "identity" || *v.Secret.DefaultMode != 0o400 ||
+				!ptr.Deref(v.Secret.Optional, false) {
 				t.Fatalf("identity volume %+v", v)
 			}
 			if m := mounts(agent)["/etc/pgbackup/age"]; m.Name != "age-identity" || !m.ReadOnly {
