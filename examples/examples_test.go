@@ -52,37 +52,15 @@ func documents(t *testing.T, path string) [][]byte {
 // and creates it on a real API server with the generated CRD, which applies
 // the CRD's schema and CEL rules exactly as a cluster would.
 func TestPostgresBackupExample(t *testing.T) {
-	docs := documents(t, "postgresbackup.yaml")
-	secrets := map[string]corev1.Secret{}
-	var backups []v1alpha1.PostgresBackup
-	var objs []*unstructured.Unstructured
-	for _, doc := range docs {
-		u := &unstructured.Unstructured{}
-		if err := u.UnmarshalJSON(doc); err != nil {
-			t.Fatal(err)
-		}
+	secrets, backups, objs := decodeExample(t, "postgresbackup.yaml")
+	for _, u := range objs {
 		if u.GetNamespace() != "" {
 			t.Errorf("%s %s sets a namespace; the example is applied with -n", u.GetKind(), u.GetName())
 		}
-		objs = append(objs, u)
-		switch u.GroupVersionKind() {
-		case corev1.SchemeGroupVersion.WithKind("Secret"):
-			var s corev1.Secret
-			if err := yaml.UnmarshalStrict(doc, &s); err != nil {
-				t.Fatalf("Secret: %v", err)
-			}
-			secrets[s.Name] = s
-		case v1alpha1.GroupVersion.WithKind("PostgresBackup"):
-			var pb v1alpha1.PostgresBackup
-			if err := yaml.UnmarshalStrict(doc, &pb); err != nil {
-				t.Fatalf("PostgresBackup does not decode strictly into the API types: %v", err)
-			}
-			if _, _, err := builder.Schedule(&pb.Spec); err != nil {
-				t.Errorf("PostgresBackup %s: schedule: %v", pb.Name, err)
-			}
-			backups = append(backups, pb)
-		default:
-			t.Errorf("unexpected %s", u.GroupVersionKind())
+	}
+	for i := range backups {
+		if _, _, err := builder.Schedule(&backups[i].Spec); err != nil {
+			t.Errorf("PostgresBackup %s: schedule: %v", backups[i].Name, err)
 		}
 	}
 	if len(backups) != 1 {

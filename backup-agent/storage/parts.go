@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
+	"hash"
 	"io"
 	"os"
 	"sync"
@@ -36,28 +37,19 @@ func (b partBody) Reader() io.ReadSeeker {
 	return bytes.NewReader(b.mem)
 }
 
-// ContentMD5 is the Content-MD5 header for the data. A spool file is read
-// for it once more (from the page cache, usually), on the worker's
-// goroutine, so parts are hashed in parallel.
-func (b partBody) ContentMD5() (string, error) {
-	if b.file == nil {
-		return contentMD5(b.mem), nil
-	}
-	h := md5.New()
-	if _, err := io.Copy(h, b.Reader()); err != nil {
-		return "", result.Errorf(result.ReasonStorageFailed, "read a spooled part back: %w", err)
-	}
-	return base64.StdEncoding.EncodeToString(h.Sum(nil)), nil
-}
+// ContentMD5 is the Content-MD5 header for the data.
+func (b partBody) ContentMD5() (string, error) { return b.digest(md5.New()) }
 
-// ChecksumSHA256 is the x-amz-checksum-sha256 header for the data, read
-// like ContentMD5.
-func (b partBody) ChecksumSHA256() (string, error) {
+// ChecksumSHA256 is the x-amz-checksum-sha256 header for the data.
+func (b partBody) ChecksumSHA256() (string, error) { return b.digest(sha256.New()) }
+
+// digest is the base64 digest of the data with h. A spool file is read for
+// it once more (from the page cache, usually), on the worker's goroutine,
+// so parts are hashed in parallel.
+func (b partBody) digest(h hash.Hash) (string, error) {
 	if b.file == nil {
-		return checksumSHA256(b.mem), nil
-	}
-	h := sha256.New()
-	if _, err := io.Copy(h, b.Reader()); err != nil {
+		h.Write(b.mem)
+	} else if _, err := io.Copy(h, b.Reader()); err != nil {
 		return "", result.Errorf(result.ReasonStorageFailed, "read a spooled part back: %w", err)
 	}
 	return base64.StdEncoding.EncodeToString(h.Sum(nil)), nil

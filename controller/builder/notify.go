@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
@@ -54,7 +55,7 @@ func StaleNotifyJob(pb *v1alpha1.PostgresBackup, opts Options, message string) *
 	}
 	env := []corev1.EnvVar{
 		secretEnv("PGBACKUP_NOTIFY_URL", w.URLSecretRef.Name, w.URLSecretRef.Key, false),
-		{Name: "PGBACKUP_NOTIFY_EVENTS", Value: joinNonEmpty(events)},
+		{Name: "PGBACKUP_NOTIFY_EVENTS", Value: strings.Join(events, ",")},
 		{Name: "PGBACKUP_NOTIFY_SOURCE", Value: pb.Namespace + "/" + pb.Name},
 		{Name: "PGBACKUP_DESTINATION", Value: Destination(pb)},
 		{Name: "PGBACKUP_LAST_SUCCESS", Value: lastSuccess},
@@ -111,18 +112,4 @@ func StaleNotifyJob(pb *v1alpha1.PostgresBackup, opts Options, message string) *
 			},
 		},
 	}
-}
-
-func joinNonEmpty(s []string) string {
-	out := ""
-	for _, v := range s {
-		if v == "" {
-			continue
-		}
-		if out != "" {
-			out += ","
-		}
-		out += v
-	}
-	return out
 }
